@@ -1,0 +1,177 @@
+"""Settings for Prowzi, read from the environment.
+
+Every setting an operator may change is an environment variable; the defaults
+suit one machine with a SQLite file and a local Redis.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from prowzi_site.env import env_bool, env_float, env_int, env_str, load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+# Lets generic classes such as ModelAdmin[Model] be subscripted at run time.
+django_stubs_ext.monkeypatch()
+
+DEBUG = env_bool("DEBUG", default=False)
+SECRET_KEY = env_str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random string, or set "
+            "DEBUG=true for local development."
+        )
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env_str("ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]").split(",")
+    if host.strip()
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_rq",
+    "research",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "prowzi_site.urls"
+ASGI_APPLICATION = "prowzi_site.asgi.application"
+WSGI_APPLICATION = "prowzi_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_settings() -> dict[str, Any]:
+    url = env_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'prowzi.sqlite3'}")
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Web, workers and the command line write at once. WAL alone still
+        # gives "database is locked" under contention; taking the write lock
+        # at BEGIN (IMMEDIATE) with a generous busy timeout does not.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        test_name = env_str("PROWZI_TEST_DATABASE", default="")
+        if test_name:
+            # Worker and web processes started by the tests share this file.
+            config["TEST"] = {"NAME": test_name}
+    return config
+
+
+DATABASES = {"default": _database_settings()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_VALIDATORS = "django.contrib.auth.password_validation"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATORS}.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATORS}.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+REDIS_URL = env_str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+RQ_QUEUES = {
+    "prowzi": {
+        "URL": REDIS_URL,
+        "DEFAULT_TIMEOUT": env_int("PROWZI_JOB_TIMEOUT", default=3600),
+    },
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    },
+}
+
+# The product's own settings; research.config.get_config() reads them.
+PROWZI_ENABLE_CHECKPOINTING = env_bool("PROWZI_ENABLE_CHECKPOINTING", default=True)
+PROWZI_ENABLE_TELEMETRY = env_bool("PROWZI_ENABLE_TELEMETRY", default=True)
+PROWZI_CHECKPOINT_DIR = Path(
+    env_str("PROWZI_CHECKPOINT_DIR", default="./prowzi_checkpoints")
+)
+PROWZI_CORPUS_PATH = Path(
+    env_str(
+        "PROWZI_CORPUS_PATH", default=str(BASE_DIR / "prowzi_data" / "corpus.sqlite3")
+    )
+)
+PROWZI_FAULTS = env_str("PROWZI_FAULTS", default="")
+PROWZI_RETRY_ATTEMPTS = env_int("PROWZI_RETRY_ATTEMPTS", default=3)
+PROWZI_RETRY_BASE_DELAY = env_float("PROWZI_RETRY_BASE_DELAY", default=1.0)
+PROWZI_RETRY_MAX_DELAY = env_float("PROWZI_RETRY_MAX_DELAY", default=30.0)
+PROWZI_LEASE_SECONDS = env_float("PROWZI_LEASE_SECONDS", default=30.0)
+PROWZI_QUEUE = "prowzi"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"level": "WARNING"},
+        "rq": {"level": "INFO"},
+    },
+}

@@ -1,0 +1,285 @@
+"""`prowzi` (or `manage.py prowzi`): run, inspect and resume research sessions."""
+
+import io
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from monitoring.telemetry import stage_table, stages_completed, workflow_metrics
+from research.exceptions import ProwziError
+from research.faults import WORKER_PID_VARIABLE
+from research.models import EventStatus, ResearchSession, SessionStatus
+from research.sessions import (
+    create_session,
+    enqueue,
+    find_session,
+    lease_is_dead,
+    mark_interrupted,
+    request_resume,
+)
+
+FINAL_STATUSES = {
+    SessionStatus.COMPLETED,
+    SessionStatus.FAILED,
+    SessionStatus.CANCELLED,
+    SessionStatus.INTERRUPTED,
+}
+STATUS_SYMBOLS: dict[str, str] = {
+    SessionStatus.COMPLETED: "✓",
+    SessionStatus.FAILED: "✗",
+    SessionStatus.RUNNING: "⟳",
+    SessionStatus.QUEUED: "⋯",
+    SessionStatus.INTERRUPTED: "!",
+    SessionStatus.CANCELLED: "⊘",
+}
+
+
+class Command(BaseCommand):
+    help = "Run, inspect and resume Prowzi research sessions."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="action", required=True)
+
+        run = commands.add_parser("run", help="start a research session")
+        run.add_argument("prompt")
+        run.add_argument("--wait", action="store_true", help="follow it to the end")
+        run.add_argument("--json", action="store_true", help="print JSON")
+        run.add_argument(
+            "--no-checkpoints", action="store_true", help="run without resume"
+        )
+        run.add_argument("--document-type")
+        run.add_argument("--citation-style")
+        run.add_argument("--max-sources", type=int)
+        run.add_argument("--target-words", type=int)
+        run.add_argument("--language")
+
+        sessions = commands.add_parser("sessions", help="list recent sessions")
+        sessions.add_argument("--limit", type=int, default=20)
+        sessions.add_argument("--json", action="store_true")
+
+        show = commands.add_parser("show", help="one session's stages and metrics")
+        show.add_argument("session")
+        show.add_argument("--json", action="store_true")
+
+        resume = commands.add_parser("resume", help="resume from the last checkpoint")
+        resume.add_argument("session")
+        resume.add_argument("--wait", action="store_true")
+        resume.add_argument("--json", action="store_true")
+
+        report = commands.add_parser("report", help="print the report as Markdown")
+        report.add_argument("session")
+
+        corpus = commands.add_parser("corpus", help="manage the local corpus")
+        corpus_actions = corpus.add_subparsers(dest="corpus_action", required=True)
+        add = corpus_actions.add_parser("add", help="index JSON Lines or a folder")
+        add.add_argument("path")
+        corpus_actions.add_parser("stats", help="count the indexed documents")
+
+        worker = commands.add_parser("worker", help="start an RQ worker")
+        worker.add_argument("--burst", action="store_true")
+        worker.add_argument("--name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        handler = getattr(self, f"_{options['action']}")
+        try:
+            handler(options)
+        except ProwziError as error:
+            raise CommandError(str(error)) from None
+
+    def _run(self, options: dict[str, Any]) -> None:
+        request = {
+            key: options[key]
+            for key in (
+                "document_type",
+                "citation_style",
+                "max_sources",
+                "target_words",
+                "language",
+            )
+            if options.get(key) is not None
+        }
+        checkpointing = False if options["no_checkpoints"] else None
+        session = create_session(
+            options["prompt"], request, checkpointing=checkpointing
+        )
+        if not session.checkpointing:
+            self._note("Checkpointing is off for this session: it cannot be resumed.")
+        enqueue(session)
+        self._follow_or_print(session, options)
+
+    def _resume(self, options: dict[str, Any]) -> None:
+        session = request_resume(find_session(options["session"]))
+        enqueue(session)
+        self._follow_or_print(session, options)
+
+    def _follow_or_print(
+        self, session: ResearchSession, options: dict[str, Any]
+    ) -> None:
+        if not options["wait"]:
+            if options["json"]:
+                self._print_json({"session_id": str(session.id), "status": "queued"})
+            else:
+                self.stdout.write(f"Session {session.id} queued.")
+                self.stdout.write(f"Follow it with: prowzi show {session.short_id}")
+            return
+
+        self._note(f"Session {session.id} queued; waiting for a worker.")
+        final = self._wait(session)
+        if options["json"]:
+            self._print_json(workflow_metrics(final).model_dump(mode="json"))
+        else:
+            self._print_summary(final)
+        if final.status != SessionStatus.COMPLETED:
+            raise CommandError(
+                f"Session {final.id} ended {final.status}: {final.error or 'no error'}"
+            )
+
+    def _wait(self, session: ResearchSession) -> ResearchSession:
+        """Follow the session's events until it ends; return the final row."""
+        seen = session.last_seq
+        while True:
+            session.refresh_from_db()
+            for event in session.events.filter(seq__gt=seen).order_by("seq"):
+                seen = event.seq
+                self._note(_event_line(event.stage, event.status, event.attempt, event))
+            if session.status in FINAL_STATUSES:
+                return session
+            if lease_is_dead(session):
+                mark_interrupted(session, f"its worker ({session.lease_owner}) stopped")
+                continue
+            time.sleep(0.25)
+
+    def _sessions(self, options: dict[str, Any]) -> None:
+        limit = max(1, options["limit"])
+        rows = list(ResearchSession.objects.order_by("-created_at")[:limit])
+        if options["json"]:
+            self._print_json([_session_summary(session) for session in rows])
+            return
+
+        from rich.table import Table
+
+        table = Table(title="Recent Workflow Sessions")
+        for column in ("Session ID", "Prompt", "Status", "Retries", "Stages"):
+            table.add_column(column)
+        for session in rows:
+            summary = _session_summary(session)
+            table.add_row(
+                session.short_id + "...",
+                _shorten(session.prompt, 40),
+                STATUS_SYMBOLS.get(session.status, session.status),
+                str(summary["total_retries"]),
+                f"{summary['stages_completed']}/7",
+            )
+        self._print_rich(table)
+
+    def _show(self, options: dict[str, Any]) -> None:
+        session = find_session(options["session"])
+        if options["json"]:
+            self._print_json(workflow_metrics(session).model_dump(mode="json"))
+            return
+        self._print_summary(session)
+
+    def _report(self, options: dict[str, Any]) -> None:
+        session = find_session(options["session"])
+        if session.status != SessionStatus.COMPLETED or not session.report:
+            raise CommandError(
+                f"Session {session.id} is {session.status} and has no report."
+            )
+        self.stdout.write(session.report, ending="")
+
+    def _corpus(self, options: dict[str, Any]) -> None:
+        from research.corpus import get_corpus
+
+        corpus = get_corpus()
+        if options["corpus_action"] == "stats":
+            self.stdout.write(f"{corpus.count()} documents in {corpus.path}")
+            return
+
+        report = corpus.add_path(options["path"])
+        self.stdout.write(str(report))
+
+    def _worker(self, options: dict[str, Any]) -> None:
+        # The work-horse RQ forks for each job reads this to recognise its
+        # parent (see research.faults).
+        os.environ[WORKER_PID_VARIABLE] = str(os.getpid())
+        from research.corpus import get_corpus
+
+        get_corpus()
+        call_command(
+            "rqworker",
+            settings.PROWZI_QUEUE,
+            burst=options["burst"],
+            name=options["name"],
+        )
+
+    def _print_summary(self, session: ResearchSession) -> None:
+        from rich.table import Table
+
+        events = list(session.events.order_by("seq"))
+        table = Table(title=f"Session {session.id}")
+        for column in ("Stage", "Status", "Attempt", "Duration", "Details"):
+            table.add_column(column)
+        for stage, event in stage_table(events).items():
+            table.add_row(
+                stage,
+                event.status,
+                str(event.attempt),
+                f"{event.duration_seconds:.2f}s" if event.duration_seconds else "-",
+                _details_text(event.details, event.error),
+            )
+        self._print_rich(table)
+        metrics = workflow_metrics(session)
+        self.stdout.write(f"Status: {session.status}")
+        self.stdout.write(f"Stages: {stages_completed(events)}/7 completed")
+        self.stdout.write(f"Total Retries: {metrics.total_retries}")
+        if session.error:
+            self.stdout.write(f"Error: {session.error}")
+
+    def _print_rich(self, renderable: Any) -> None:
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        Console(file=buffer, width=110).print(renderable)
+        self.stdout.write(buffer.getvalue(), ending="")
+
+    def _print_json(self, payload: Any) -> None:
+        self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False))
+
+    def _note(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _session_summary(session: ResearchSession) -> dict[str, Any]:
+    events = list(session.events.order_by("seq"))
+    return {
+        "session_id": str(session.id),
+        "prompt": session.prompt,
+        "status": session.status,
+        "created_at": session.created_at.isoformat(),
+        "total_retries": sum(e.status == EventStatus.RETRYING for e in events),
+        "stages_completed": stages_completed(events),
+        "error": session.error or None,
+    }
+
+
+def _event_line(stage: str, status: str, attempt: int, event: Any) -> str:
+    duration = f" in {event.duration_seconds:.2f}s" if event.duration_seconds else ""
+    error = f": {event.error}" if event.error else ""
+    return f"  {stage:<10} {status:<9} attempt {attempt}{duration}{error}"
+
+
+def _details_text(details: dict[str, Any], error: str | None) -> str:
+    if error:
+        return _shorten(error, 50)
+    return ", ".join(f"{key}: {value}" for key, value in details.items())
+
+
+def _shorten(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 2] + ".."
