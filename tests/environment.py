@@ -1,4 +1,4 @@
-"""Loaded with `-p tests.environment` before Django starts: points settings at
+"""Imported by tests.settings before Django reads settings: points them at
 a scratch directory, a test Redis port and a SQLite file that worker
 processes started by the tests can share."""
 

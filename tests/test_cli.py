@@ -1,0 +1,59 @@
+"""The `prowzi` command line answers mistakes with clear errors, never tracebacks."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, service_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_unknown_session_gives_a_clear_error(prowzi):
+    result = prowzi("show", "deadbeef")
+
+    assert result.returncode == 1
+    assert "No session matches 'deadbeef'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_session_id_gives_a_clear_error(prowzi):
+    result = prowzi("report", "../../etc/passwd")
+
+    assert result.returncode == 1
+    assert "is not a session id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_prompt_is_refused_before_anything_is_stored(prowzi):
+    result = prowzi("run", "   ")
+
+    assert result.returncode == 1
+    assert "prompt is empty" in result.stderr
+    assert prowzi("sessions", "--json").stdout.strip() == "[]"
+
+
+def test_out_of_range_option_is_refused(prowzi):
+    result = prowzi("run", "Write about grids", "--max-sources", "0")
+
+    assert result.returncode == 1
+    assert "max_sources" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_prowzi_console_script_is_the_same_program(redis_server):
+    script = shutil.which("prowzi", path=str(Path(sys.executable).parent))
+    assert script is not None
+    result = subprocess.run(
+        [script, "sessions", "--json"],
+        cwd=PROJECT_ROOT,
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
