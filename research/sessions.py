@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from research.exceptions import (
     AmbiguousSessionError,
+    InvalidRequestError,
     QueueUnavailableError,
     SessionNotFoundError,
     SessionStateError,
@@ -208,3 +210,62 @@ def _not_a_zombie(pid: int) -> bool:
     except (OSError, IndexError):
         return True
     return state != "Z"
+
+
+def cancel_session(session: ResearchSession) -> bool:
+    """Cancel a queued or running session; False if it had already ended.
+
+    A queued session's job finds it cancelled and does nothing. A running
+    one loses its lease, so its worker stops at the next safe point (the
+    next heartbeat or write) and commits nothing more. Checkpoints stay.
+    """
+    changed = ResearchSession.objects.filter(
+        pk=session.pk, status__in=[SessionStatus.QUEUED, SessionStatus.RUNNING]
+    ).update(
+        status=SessionStatus.CANCELLED,
+        error="cancelled on request",
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=timezone.now(),
+    )
+    session.refresh_from_db()
+    if changed:
+        from monitoring.broadcast import publish_session
+
+        logger.info("Session %s cancelled", session.id)
+        transaction.on_commit(lambda: publish_session(session.id))
+    return changed == 1
+
+
+def fork_session(
+    session: ResearchSession, from_stage: str, owner: User | None = None
+) -> ResearchSession:
+    """Start a new session that reuses the checkpoints before from_stage."""
+    from research.checkpoints import load_results, new_checkpoint
+    from research.stages import STAGES
+
+    if from_stage not in STAGES:
+        raise InvalidRequestError(
+            f"Unknown stage {from_stage!r}; stages are {', '.join(STAGES)}."
+        )
+    if not session.checkpointing:
+        raise SessionStateError(
+            f"Session {session.id} kept no checkpoints to re-run from."
+        )
+
+    keep = STAGES[: STAGES.index(from_stage)]
+    results = load_results(session)
+    with transaction.atomic():
+        child = create_session(
+            session.prompt,
+            session.options,
+            owner=owner or session.owner,
+            parent=session,
+        )
+        for stage in keep:
+            if stage in results:
+                new_checkpoint(
+                    child, stage, results[stage], {"copied_from": str(session.id)}
+                )
+    logger.info("Session %s forked from %s at %s", child.id, session.id, from_stage)
+    return child
