@@ -64,25 +64,25 @@ def start_redis(
 ) -> subprocess.Popen[bytes]:
     """Start a Redis with no persistence on a loopback port; wait until it answers."""
     directory.mkdir(parents=True, exist_ok=True)
-    log = open(directory / f"redis-{port}.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            redis_server_binary(python),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(directory / f"redis-{port}.log", "ab") as log:
+        process = subprocess.Popen(
+            [
+                redis_server_binary(python),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     wait_for_port(port)
     return process
 

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 # other code, are refused instead of being mixed into a new report.
 PIPELINE_VERSION = "1.0"
 
+JOB_PREFIX = "session-"
+
 
 def fingerprint(prompt: str, options: ResearchOptions) -> str:
     payload = {
@@ -106,6 +108,7 @@ def enqueue(session: ResearchSession) -> None:
         queue.enqueue(
             run_session_job,
             str(session.id),
+            job_id=f"{JOB_PREFIX}{session.id}-{uuid.uuid4().hex[:8]}",
             job_timeout=settings.RQ_QUEUES[settings.PROWZI_QUEUE]["DEFAULT_TIMEOUT"],
             description=f"research session {session.id}",
         )
@@ -117,6 +120,21 @@ def enqueue(session: ResearchSession) -> None:
         ) from error
 
     logger.info("Enqueued session %s", session.id)
+
+
+def queued_job_ids() -> set[str]:
+    """Return the ids of sessions that have a job waiting or running in RQ."""
+    import django_rq
+    from rq.registry import StartedJobRegistry
+
+    queue = django_rq.get_queue(settings.PROWZI_QUEUE)
+    started = StartedJobRegistry(queue=queue)
+    job_ids = [*queue.get_job_ids(), *started.get_job_ids()]
+    return {
+        job_id[len(JOB_PREFIX) : len(JOB_PREFIX) + 36]
+        for job_id in job_ids
+        if job_id.startswith(JOB_PREFIX)
+    }
 
 
 def lease_is_dead(session: ResearchSession) -> bool:

@@ -46,6 +46,7 @@ def service_env(**overrides: str) -> dict[str, str]:
     """The environment of a process started by the tests: same settings,
     pointed at the test database file rather than the unused default."""
     env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "prowzi_site.settings"
     env["DATABASE_URL"] = f"sqlite:///{environment.TEST_DATABASE}"
     env.pop("PROWZI_TEST_DATABASE", None)
     env.update(overrides)
@@ -70,14 +71,15 @@ class Workers:
 
     def start(self, **env: str) -> WorkerProcess:
         log = environment.SCRATCH / f"worker-{len(self.started)}-{time.time_ns()}.log"
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "prowzi", "worker"],
-            cwd=PROJECT_ROOT,
-            env=service_env(**env),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "prowzi", "worker"],
+                cwd=PROJECT_ROOT,
+                env=service_env(**env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         worker = WorkerProcess(process, log)
         self.started.append(worker)
         return worker

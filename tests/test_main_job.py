@@ -94,7 +94,11 @@ def test_run_wait_completes_seven_stages_on_a_worker(workers, prowzi):
         "details",
         "error",
     }
-    search = next(s for s in metrics["stages"] if s["stage"] == "search")
+    search = next(
+        s
+        for s in metrics["stages"]
+        if s["stage"] == "search" and s["status"] == "completed"
+    )
     assert search["details"]["sources_count"] > 0
 
 

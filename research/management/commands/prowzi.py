@@ -81,6 +81,11 @@ class Command(BaseCommand):
         add.add_argument("path")
         corpus_actions.add_parser("stats", help="count the indexed documents")
 
+        watchdog = commands.add_parser(
+            "watchdog", help="recover sessions whose worker died or job was lost"
+        )
+        watchdog.add_argument("--once", action="store_true", help="one pass, then exit")
+
         worker = commands.add_parser("worker", help="start an RQ worker")
         worker.add_argument("--burst", action="store_true")
         worker.add_argument("--name")
@@ -217,6 +222,16 @@ class Command(BaseCommand):
             burst=options["burst"],
             name=options["name"],
         )
+
+    def _watchdog(self, options: dict[str, Any]) -> None:
+        from research.recovery import recover, watch
+
+        if options["once"]:
+            self.stdout.write(str(recover()))
+            return
+        interval = settings.PROWZI_WATCHDOG_INTERVAL
+        self._note(f"Watchdog: checking sessions every {interval:.0f}s")
+        watch(interval)
 
     def _print_summary(self, session: ResearchSession) -> None:
         from rich.table import Table
