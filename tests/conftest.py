@@ -70,10 +70,19 @@ class Workers:
     started: list[WorkerProcess] = field(default_factory=list)
 
     def start(self, **env: str) -> WorkerProcess:
-        log = environment.SCRATCH / f"worker-{len(self.started)}-{time.time_ns()}.log"
+        return self._spawn("worker", env)
+
+    def start_watchdog(self, **env: str) -> WorkerProcess:
+        env.setdefault("PROWZI_WATCHDOG_INTERVAL", "1")
+        return self._spawn("watchdog", env)
+
+    def _spawn(self, command: str, env: dict[str, str]) -> WorkerProcess:
+        log = (
+            environment.SCRATCH / f"{command}-{len(self.started)}-{time.time_ns()}.log"
+        )
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "prowzi", "worker"],
+                [sys.executable, "manage.py", "prowzi", command],
                 cwd=PROJECT_ROOT,
                 env=service_env(**env),
                 stdout=output,
