@@ -9,6 +9,10 @@ class StageError(ProwziError):
     """Raised when a stage cannot produce its result; fails the stage at once."""
 
 
+class StageTimeoutError(StageError):
+    """Raised when a stage runs past PROWZI_STAGE_TIMEOUT."""
+
+
 class NothingFoundError(StageError):
     """Raised when search or verify finds nothing relevant to the prompt."""
 

@@ -9,6 +9,7 @@ results, records those stages as skipped, and goes on from the next one.
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,12 @@ from monitoring.mirror import write_checkpoint_file, write_telemetry_file
 from research.checkpoints import load_results, new_checkpoint
 from research.config import ProwziConfig, get_config
 from research.corpus import get_corpus
-from research.exceptions import CheckpointMismatchError, LeaseLostError, StageError
+from research.exceptions import (
+    CheckpointMismatchError,
+    LeaseLostError,
+    StageError,
+    StageTimeoutError,
+)
 from research.faults import Fault, inject, parse_faults
 from research.leases import Heartbeat, Lease, claim, record_event
 from research.models import EventStatus, ResearchSession, SessionStatus
@@ -147,15 +153,34 @@ class SessionRun:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _attempt(self, stage: str, attempt: int) -> BaseModel:
-        inject(self.faults, stage, attempt, self.lease.check)
+        check_stop = self._stop_check(stage)
+        inject(self.faults, stage, attempt, check_stop)
         stage_input = StageInput(
             prompt=self.session.prompt,
             options=self.options,
             corpus=get_corpus(),
             results=dict(self.results),
-            check_stop=self.lease.check,
+            check_stop=check_stop,
         )
-        return run_stage(stage, stage_input)
+        result = run_stage(stage, stage_input)
+        check_stop()
+        return result
+
+    def _stop_check(self, stage: str) -> Callable[[], None]:
+        """Return the check a stage calls between units of work: it raises
+        when the lease is gone (cancelled, or taken over) or time is up."""
+        started = time.monotonic()
+        limit = settings.PROWZI_STAGE_TIMEOUT
+
+        def check_stop() -> None:
+            self.lease.check()
+            elapsed = time.monotonic() - started
+            if elapsed > limit:
+                raise StageTimeoutError(
+                    f"{stage} timed out after {elapsed:.1f}s (limit {limit:.0f}s)"
+                )
+
+        return check_stop
 
     def _retry_later(
         self, stage: str, attempt: int, duration: float, error: BaseException

@@ -16,6 +16,7 @@ from research.exceptions import ProwziError
 from research.faults import WORKER_PID_VARIABLE
 from research.models import EventStatus, ResearchSession, SessionStatus
 from research.sessions import (
+    cancel_session,
     create_session,
     enqueue,
     find_session,
@@ -71,6 +72,9 @@ class Command(BaseCommand):
         resume.add_argument("session")
         resume.add_argument("--wait", action="store_true")
         resume.add_argument("--json", action="store_true")
+
+        cancel = commands.add_parser("cancel", help="stop a queued or running session")
+        cancel.add_argument("session")
 
         report = commands.add_parser("report", help="print the report as Markdown")
         report.add_argument("session")
@@ -189,6 +193,15 @@ class Command(BaseCommand):
             self._print_json(workflow_metrics(session).model_dump(mode="json"))
             return
         self._print_summary(session)
+
+    def _cancel(self, options: dict[str, Any]) -> None:
+        session = find_session(options["session"])
+        if cancel_session(session):
+            self.stdout.write(f"Session {session.id} cancelled.")
+        else:
+            self.stdout.write(
+                f"Session {session.id} is {session.status}; nothing to do."
+            )
 
     def _report(self, options: dict[str, Any]) -> None:
         session = find_session(options["session"])
