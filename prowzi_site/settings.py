@@ -20,19 +20,43 @@ django_stubs_ext.monkeypatch()
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it to a long random string, or set "
-            "DEBUG=true for local development."
-        )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+if not DEBUG and (len(SECRET_KEY) < 40 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is missing or too weak. Set it to a random string of at "
+        "least 40 characters, or set DEBUG=true for local development."
+    )
+SECRET_KEY = SECRET_KEY or "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = [
     host.strip()
-    for host in env_str("ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]").split(",")
+    for host in env_str("ALLOWED_HOSTS", default="").split(",")
     if host.strip()
 ]
+if not ALLOWED_HOSTS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS is not set. List the host names this server answers "
+            "to, separated by commas (for example: prowzi.example.org)."
+        )
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+# Behind HTTPS (the default with DEBUG off) cookies are secure and browsers
+# are told to stay on HTTPS. PROWZI_HTTPS=false is for a plain-HTTP run on
+# loopback, such as the demo.
+HTTPS = env_bool("PROWZI_HTTPS", default=not DEBUG)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("PROWZI_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env_int("PROWZI_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env_bool("PROWZI_HSTS_PRELOAD", default=False)
+if env_bool("PROWZI_BEHIND_PROXY", default=False):
+    # The balancer terminates TLS and says so in this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
