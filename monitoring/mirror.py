@@ -60,10 +60,11 @@ def write_telemetry_file(
     if not config.enable_telemetry:
         return
 
+    from monitoring.export import strict
     from monitoring.telemetry import workflow_metrics
 
     session.refresh_from_db()
-    metrics = workflow_metrics(session).model_dump(mode="json")
+    metrics = strict(workflow_metrics(session).model_dump(mode="python"))
     _write_json(telemetry_path(config.checkpoint_dir, session.id), metrics)
 
 

@@ -5,13 +5,25 @@ objects (stage, status, attempt, duration_seconds, timestamp, details, error).
 Nothing here is stored twice; every figure is computed from the events.
 """
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict
 
+from monitoring.mirror import telemetry_path, write_telemetry_file
+from research.config import get_config
+from research.exceptions import (
+    InvalidRequestError,
+    SessionNotFoundError,
+    SessionStateError,
+)
+from research.leases import Lease, claim, record_event
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
+from research.sessions import create_session, find_session
 
 
 class StageMetrics(BaseModel):
@@ -110,3 +122,107 @@ def _success(session: ResearchSession) -> bool | None:
     if session.status in (SessionStatus.QUEUED, SessionStatus.RUNNING):
         return None
     return False
+
+
+class TelemetryCollector:
+    """The operators' guide's telemetry API, over the same stage-event rows.
+
+    For code that runs its own stages and wants them watched like Prowzi's:
+    start_session() opens a session held by this process (it is marked
+    interrupted if the process dies), record_stage_event() adds events,
+    complete_session() closes it. Metrics are also mirrored as JSON files
+    in output_dir/telemetry/.
+    """
+
+    def __init__(self, output_dir: Path | None = None) -> None:
+        config = get_config()
+        if output_dir is not None:
+            config.checkpoint_dir = Path(output_dir)
+        self.config = config
+        self._leases: dict[str, Lease] = {}
+
+    def start_session(self, session_id: str, prompt: str) -> None:
+        session = ResearchSession.objects.filter(pk=_uuid(session_id)).first()
+        if session is None:
+            session = create_session(prompt, session_id=_uuid(session_id))
+        lease = claim(session.pk)
+        if lease is None:
+            raise SessionStateError(
+                f"Session {session_id} is {session.status}; it cannot be started."
+            )
+        self._leases[str(session.pk)] = lease
+
+    def record_stage_event(
+        self,
+        session_id: str,
+        stage: str,
+        status: str,
+        duration: float | None = None,
+        attempt: int = 1,
+        details: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        if status not in EventStatus.values:
+            known = ", ".join(EventStatus.values)
+            raise InvalidRequestError(f"Unknown status {status!r}; use one of {known}.")
+        record_event(
+            self._lease(session_id),
+            stage,
+            status,
+            attempt=attempt,
+            duration_seconds=duration,
+            details=details,
+            error=error,
+        )
+
+    def complete_session(
+        self, session_id: str, success: bool, total_duration: float | None = None
+    ) -> None:
+        lease = self._lease(session_id)
+        session = ResearchSession.objects.get(pk=lease.session_id)
+        started = session.started_at or timezone.now()
+        finished = (
+            started + timedelta(seconds=total_duration)
+            if total_duration is not None
+            else timezone.now()
+        )
+        with transaction.atomic():
+            lease.fenced()
+            ResearchSession.objects.filter(pk=session.pk).update(
+                status=SessionStatus.COMPLETED if success else SessionStatus.FAILED,
+                completed_at=finished,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        del self._leases[str(lease.session_id)]
+        write_telemetry_file(ResearchSession.objects.get(pk=session.pk), self.config)
+
+    def get_session_metrics(self, session_id: str) -> WorkflowMetrics:
+        return workflow_metrics(find_session(session_id))
+
+    def load_session(self, session_id: str) -> WorkflowMetrics:
+        """Return a session's metrics from the database, else from its file."""
+        try:
+            return self.get_session_metrics(session_id)
+        except SessionNotFoundError:
+            path = telemetry_path(self.config.checkpoint_dir, session_id)
+            if not path.exists():
+                raise
+            return WorkflowMetrics.model_validate_json(path.read_text("utf-8"))
+
+    def _lease(self, session_id: str) -> Lease:
+        lease = self._leases.get(str(_uuid(session_id)))
+        if lease is None:
+            raise SessionStateError(
+                f"Session {session_id} was not started by this collector."
+            )
+        return lease
+
+
+def _uuid(session_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(session_id))
+    except ValueError:
+        raise InvalidRequestError(
+            f"{session_id!r} is not a session id; sessions are named by UUID."
+        ) from None

@@ -50,6 +50,12 @@ STOP_COMMAND = "python3 -m prowzi_site.bootstrap stop"
 # What each service's command line contains; checked before signalling a
 # recorded process id, so a stale pids file never stops someone else's process.
 SERVICE_MARKERS = {"redis": "redis-server", "worker": "prowzi", "web": "daphne"}
+SERVICE_LABELS = {"redis": "Redis", "worker": "the worker", "web": "the web server"}
+
+DOTENV_HEADER = (
+    "# Written by `python3 -m prowzi_site.bootstrap demo` for a run on this",
+    "# machine. Environment variables of the same name take precedence.",
+)
 
 CREATE_OPERATOR = """
 import os
@@ -188,18 +194,28 @@ def setting(name: str, default: str = "") -> str:
 
 
 def write_dotenv() -> None:
-    if DOTENV.exists():
+    """Write .env, or add to it the demo's settings it lacks; keep what is there."""
+    present = read_dotenv()
+    wanted = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "REDIS_URL": f"redis://127.0.0.1:{services.free_port()}/0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # The demo's web server speaks plain HTTP, on loopback only.
+        "PROWZI_HTTPS": "false",
+    }
+    missing = [f"{key}={value}" for key, value in wanted.items() if key not in present]
+    if not missing:
         say("Keeping the existing .env")
         return
 
-    say("Writing .env with a new secret key and a Redis address")
-    lines = [
-        "# Written by `python3 -m prowzi_site.bootstrap demo`. Environment",
-        "# variables of the same name take precedence over these lines.",
-        f"SECRET_KEY={secrets.token_urlsafe(50)}",
-        f"REDIS_URL=redis://127.0.0.1:{services.free_port()}/0",
-    ]
-    write_private(DOTENV, "\n".join(lines) + "\n")
+    if DOTENV.exists():
+        names = ", ".join(line.partition("=")[0] for line in missing)
+        say(f"Adding {names} to .env")
+        lines = DOTENV.read_text(encoding="utf-8").splitlines()
+    else:
+        say("Writing .env with a new secret key and a Redis address")
+        lines = list(DOTENV_HEADER)
+    write_private(DOTENV, "\n".join([*lines, *missing]) + "\n")
 
 
 def set_dotenv_value(name: str, value: str) -> None:
@@ -391,7 +407,7 @@ def spawn(name: str, command: list[str], log: Path) -> Service:
 def wait_until_ready(
     service: Service, ready: Callable[[], bool], timeout: float
 ) -> None:
-    step = f"starting the {service.name}"
+    step = f"starting {SERVICE_LABELS[service.name]}"
     deadline = time.monotonic() + timeout
     while not ready():
         code = service.process.poll()
@@ -434,7 +450,7 @@ def stop_services() -> None:
     """Stop the recorded services, newest first, and forget them."""
     for name, pid in reversed(recorded_pids()):
         if is_running(pid, SERVICE_MARKERS[name]):
-            say(f"Stopping the {name} (process {pid})")
+            say(f"Stopping {SERVICE_LABELS[name]} (process {pid})")
             stop_process(pid)
     PIDS.unlink(missing_ok=True)
 
@@ -470,6 +486,8 @@ def signal_group(pid: int, signum: int) -> None:
 def wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while is_running(pid):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it, if this process started it
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -591,9 +609,9 @@ def demo(prompt: str) -> int:
     session_id, code = run_research(prompt, worker)
     if session_id is None:
         raise StepFailed("running the session", f"prowzi run exited with {code}")
-    print_where_to_look(session_id, port, password)
     if code != 0:
-        say(f"The session did not complete; see {shown(worker.log)}")
+        say(f"The session did not complete; see also {shown(worker.log)}")
+    print_where_to_look(session_id, port, password)
     return code
 
 

@@ -83,7 +83,11 @@ def start_redis(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    wait_for_port(port)
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        stop(process)
+        raise
     return process
 
 

@@ -186,6 +186,14 @@ PROWZI_LEASE_SECONDS = env_float("PROWZI_LEASE_SECONDS", default=30.0)
 PROWZI_AUTO_RESUME = env_bool("PROWZI_AUTO_RESUME", default=True)
 PROWZI_WATCHDOG_INTERVAL = env_float("PROWZI_WATCHDOG_INTERVAL", default=5.0)
 PROWZI_QUEUE = "prowzi"
+# /metrics answers requests carrying "Authorization: Bearer <token>"; with no
+# token set it answers only requests from loopback addresses.
+PROWZI_METRICS_TOKEN = env_str("PROWZI_METRICS_TOKEN", default="")
+# One JSON line per stage event for log shippers: a file path, or "-" for
+# standard output; empty turns it off.
+PROWZI_EVENT_LOG = env_str("PROWZI_EVENT_LOG", default="")
+PROWZI_ALERT_RETRIES = env_int("PROWZI_ALERT_RETRIES", default=5)
+PROWZI_ALERT_SLOW_FACTOR = env_float("PROWZI_ALERT_SLOW_FACTOR", default=3.0)
 
 LOGGING = {
     "version": 1,

@@ -126,9 +126,13 @@ def record_event(
 
 
 def _announce(event: StageEvent) -> None:
+    from monitoring.alerts import check_event
     from monitoring.broadcast import publish_event
+    from monitoring.eventlog import write_event_line
 
+    write_event_line(event)
     publish_event(event)
+    check_event(event)
 
 
 class Heartbeat:

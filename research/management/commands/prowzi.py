@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from monitoring.export import metrics_json, metrics_prometheus
 from monitoring.telemetry import stage_table, stages_completed, workflow_metrics
 from research.exceptions import ProwziError
 from research.faults import WORKER_PID_VARIABLE
@@ -72,6 +73,19 @@ class Command(BaseCommand):
         resume.add_argument("session")
         resume.add_argument("--wait", action="store_true")
         resume.add_argument("--json", action="store_true")
+
+        export = commands.add_parser("export", help="workflow metrics for other tools")
+        export.add_argument("session")
+        export.add_argument("--format", choices=["json", "prometheus"], default="json")
+
+        cleanup = commands.add_parser("cleanup", help="remove old checkpoints")
+        cleanup.add_argument(
+            "--older-than", required=True, help="age such as 7d, 12h or 30m"
+        )
+        cleanup.add_argument("--dry-run", action="store_true")
+        cleanup.add_argument(
+            "--sessions", action="store_true", help="delete the sessions too"
+        )
 
         cancel = commands.add_parser("cancel", help="stop a queued or running session")
         cancel.add_argument("session")
@@ -141,7 +155,7 @@ class Command(BaseCommand):
         self._note(f"Session {session.id} queued; waiting for a worker.")
         final = self._wait(session)
         if options["json"]:
-            self._print_json(workflow_metrics(final).model_dump(mode="json"))
+            self.stdout.write(metrics_json(workflow_metrics(final)))
         else:
             self._print_summary(final)
         if final.status != SessionStatus.COMPLETED:
@@ -190,9 +204,26 @@ class Command(BaseCommand):
     def _show(self, options: dict[str, Any]) -> None:
         session = find_session(options["session"])
         if options["json"]:
-            self._print_json(workflow_metrics(session).model_dump(mode="json"))
+            self.stdout.write(metrics_json(workflow_metrics(session)))
             return
         self._print_summary(session)
+
+    def _export(self, options: dict[str, Any]) -> None:
+        metrics = workflow_metrics(find_session(options["session"]))
+        if options["format"] == "prometheus":
+            self.stdout.write(metrics_prometheus(metrics), ending="")
+        else:
+            self.stdout.write(metrics_json(metrics))
+
+    def _cleanup(self, options: dict[str, Any]) -> None:
+        from monitoring.retention import cleanup, parse_age
+
+        report = cleanup(
+            parse_age(options["older_than"]),
+            dry_run=options["dry_run"],
+            delete_sessions=options["sessions"],
+        )
+        self.stdout.write(str(report))
 
     def _cancel(self, options: dict[str, Any]) -> None:
         session = find_session(options["session"])
