@@ -49,8 +49,18 @@ STOP_COMMAND = "python3 -m prowzi_site.bootstrap stop"
 
 # What each service's command line contains; checked before signalling a
 # recorded process id, so a stale pids file never stops someone else's process.
-SERVICE_MARKERS = {"redis": "redis-server", "worker": "prowzi", "web": "daphne"}
-SERVICE_LABELS = {"redis": "Redis", "worker": "the worker", "web": "the web server"}
+SERVICE_MARKERS = {
+    "redis": "redis-server",
+    "worker": "prowzi",
+    "watchdog": "prowzi",
+    "web": "daphne",
+}
+SERVICE_LABELS = {
+    "redis": "Redis",
+    "worker": "the worker",
+    "watchdog": "the watchdog",
+    "web": "the web server",
+}
 
 DOTENV_HEADER = (
     "# Written by `python3 -m prowzi_site.bootstrap demo` for a run on this",
@@ -275,7 +285,7 @@ def ensure_operator() -> str | None:
 
 
 def start_services() -> tuple[Service, int]:
-    """Start Redis (when needed), one worker and the web server.
+    """Start Redis (when needed), one worker, the watchdog and the web server.
 
     Returns the worker and the web server's port; stops what it started if a
     service fails to come up.
@@ -283,6 +293,7 @@ def start_services() -> tuple[Service, int]:
     try:
         ensure_redis()
         worker = start_worker()
+        start_watchdog()
         port = start_web()
     except StepFailed:
         stop_services()
@@ -361,6 +372,13 @@ def start_worker() -> Service:
     worker = spawn("worker", [str(BIN / "prowzi"), "worker"], log)
     wait_until_ready(worker, lambda: "Listening on" in read_log(log), timeout=180)
     return worker
+
+
+def start_watchdog() -> None:
+    log = LOGS / "watchdog.log"
+    say(f"Starting the watchdog (log: {shown(log)})")
+    watchdog = spawn("watchdog", [str(BIN / "prowzi"), "watchdog"], log)
+    wait_until_ready(watchdog, lambda: "Watchdog:" in read_log(log), timeout=60)
 
 
 def start_web() -> int:
