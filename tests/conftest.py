@@ -33,13 +33,38 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+class RedisServer:
+    """The suite's Redis: one server for every test, which a test may restart."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        directory = environment.SCRATCH / "redis"
+        self.process = services.start_redis(environment.REDIS_PORT, directory)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            services.stop(self.process)
+            self.process = None
+
+
+_redis = RedisServer()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
-    process = services.start_redis(
-        environment.REDIS_PORT, environment.SCRATCH / "redis"
-    )
+    _redis.start()
     yield os.environ["REDIS_URL"]
-    services.stop(process)
+    _redis.stop()
+
+
+@pytest.fixture
+def redis_control(redis_server: str) -> Iterator[RedisServer]:
+    """Lets a test stop and restart Redis; it is running again afterwards."""
+    yield _redis
+    if _redis.process is None:
+        _redis.start()
 
 
 def service_env(**overrides: str) -> dict[str, str]:
