@@ -6,6 +6,7 @@ raises it is stored; session_alerts() derives the same flags for the pages.
 
 import logging
 import statistics
+import uuid
 
 from django.conf import settings
 
@@ -77,7 +78,7 @@ def session_alerts(session: ResearchSession) -> list[str]:
     return alerts
 
 
-def usual_duration(stage: str, exclude_session: object) -> float | None:
+def usual_duration(stage: str, exclude_session: uuid.UUID) -> float | None:
     """Median duration of the stage's recent completed attempts elsewhere."""
     durations = list(
         StageEvent.objects.filter(

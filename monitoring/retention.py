@@ -7,6 +7,7 @@ Queued and running sessions are never touched, whatever their age.
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -73,7 +74,7 @@ def cleanup(
 
 
 def _remove_batch(
-    ids: list[object], report: RetentionReport, dry_run: bool, delete_sessions: bool
+    ids: list[uuid.UUID], report: RetentionReport, dry_run: bool, delete_sessions: bool
 ) -> None:
     checkpoints = Checkpoint.objects.filter(session_id__in=ids)
     report.sessions += len(ids)
@@ -89,7 +90,7 @@ def _remove_batch(
             checkpoints.delete()
 
 
-def _remove_files(ids: list[object], dry_run: bool) -> int:
+def _remove_files(ids: list[uuid.UUID], dry_run: bool) -> int:
     directory = get_config().checkpoint_dir
     removed = 0
     for session_id in ids:

@@ -71,21 +71,24 @@ def _validated(session: ResearchSession, row: Checkpoint) -> BaseModel:
     if row.schema_version != SCHEMA_VERSION:
         raise CheckpointMismatchError(
             f"Refusing {name}: it has schema version {row.schema_version}, "
-            f"this pipeline reads version {SCHEMA_VERSION}."
+            f"this pipeline reads version {SCHEMA_VERSION}.",
+            row.stage,
         )
 
     if row.fingerprint != session.fingerprint:
         raise CheckpointMismatchError(
             f"Refusing {name}: it was made for other inputs or pipeline "
             f"version {row.pipeline_version} (fingerprint {row.fingerprint[:12]}, "
-            f"this run expects {session.fingerprint[:12]})."
+            f"this run expects {session.fingerprint[:12]}).",
+            row.stage,
         )
 
     try:
         return RESULT_TYPES[row.stage].model_validate(row.result)
     except ValidationError as error:
         raise CheckpointMismatchError(
-            f"Refusing {name}: its stored result does not validate ({error})."
+            f"Refusing {name}: its stored result does not validate ({error}).",
+            row.stage,
         ) from None
 
 

@@ -24,6 +24,10 @@ class TransientStageError(StageError):
 class CheckpointMismatchError(ProwziError):
     """Raised when a stored checkpoint was made for other inputs or schema."""
 
+    def __init__(self, message: str, stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
+
 
 class SessionNotFoundError(ProwziError):
     """Raised when no session matches the id or prefix given."""

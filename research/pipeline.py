@@ -86,7 +86,7 @@ class SessionRun:
         try:
             self.results = self._restore()
         except CheckpointMismatchError as error:
-            return self._fail("", str(error), attempt=1, duration=None)
+            return self._fail(error.stage, str(error), attempt=1, duration=None)
 
         try:
             for stage in STAGES:
@@ -241,7 +241,7 @@ class SessionRun:
 
         record_event(
             self.lease,
-            stage or "resume",
+            stage,
             EventStatus.FAILED,
             attempt=attempt,
             duration_seconds=duration,
