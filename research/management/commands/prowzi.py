@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from monitoring.export import metrics_json, metrics_prometheus
 from monitoring.telemetry import stage_table, stages_completed, workflow_metrics
@@ -114,6 +115,11 @@ class Command(BaseCommand):
             handler(options)
         except ProwziError as error:
             raise CommandError(str(error)) from None
+        except DatabaseError as error:
+            raise CommandError(
+                f"The database cannot be used ({error}). If it is new, create its "
+                "tables with `python manage.py migrate`."
+            ) from None
 
     def _run(self, options: dict[str, Any]) -> None:
         request = {
