@@ -57,3 +57,24 @@ def test_prowzi_console_script_is_the_same_program(redis_server):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_corpus_add_indexes_a_folder_and_reports_what_it_skipped(prowzi, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "tidal.md").write_text(
+        "# Tidal power in estuaries\n\nTidal barrages store water at high tide "
+        "and release it through turbines as the tide falls.\n"
+    )
+    (folder / "empty.txt").write_text("")
+    corpus_path = tmp_path / "corpus.sqlite3"
+
+    added = prowzi("corpus", "add", str(folder), PROWZI_CORPUS_PATH=str(corpus_path))
+    again = prowzi("corpus", "add", str(folder), PROWZI_CORPUS_PATH=str(corpus_path))
+    missing = prowzi("corpus", "add", str(tmp_path / "nowhere"))
+
+    assert added.returncode == 0, added.stderr
+    assert "1" in added.stdout and "empty.txt" in added.stdout
+    assert "duplicate" in again.stdout.lower()
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr
