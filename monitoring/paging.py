@@ -1,0 +1,19 @@
+"""A paginator for the admin's big audit tables that never counts them whole."""
+
+from functools import cached_property
+from typing import Any
+
+from django.core.paginator import Paginator
+
+# Past this many rows the admin says "10000" and asks for a filter or search;
+# counting millions of stage events on every page view costs more than it tells.
+COUNT_LIMIT = 10_000
+
+
+class CappedPaginator(Paginator[Any]):
+    @cached_property
+    def count(self) -> int:
+        object_list = self.object_list
+        if hasattr(object_list, "values"):
+            return int(object_list.values("pk")[:COUNT_LIMIT].count())
+        return min(len(object_list), COUNT_LIMIT)
