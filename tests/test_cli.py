@@ -78,3 +78,18 @@ def test_corpus_add_indexes_a_folder_and_reports_what_it_skipped(prowzi, tmp_pat
     assert "duplicate" in again.stdout.lower()
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
+
+
+def test_monitor_follows_a_running_session_to_completion(workers, prowzi):
+    from research.sessions import create_session, enqueue
+    from tests.conftest import LITERATURE_REVIEW
+
+    workers.start(PROWZI_FAULTS="writing:delay:2")
+    session = create_session(LITERATURE_REVIEW)
+    enqueue(session)
+
+    result = prowzi("monitor", str(session.id)[:8])
+
+    assert result.returncode == 0, result.stderr
+    assert "7/7" in result.stdout
+    assert "turnitin" in result.stdout

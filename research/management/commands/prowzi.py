@@ -70,6 +70,11 @@ class Command(BaseCommand):
         show.add_argument("session")
         show.add_argument("--json", action="store_true")
 
+        monitor = commands.add_parser(
+            "monitor", help="watch a session's stages live until it ends"
+        )
+        monitor.add_argument("session")
+
         resume = commands.add_parser("resume", help="resume from the last checkpoint")
         resume.add_argument("session")
         resume.add_argument("--wait", action="store_true")
@@ -238,6 +243,15 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"Session {session.id} is {session.status}; nothing to do."
+            )
+
+    def _monitor(self, options: dict[str, Any]) -> None:
+        from monitoring.monitor import watch
+
+        final = watch(find_session(options["session"]), sys.stdout)
+        if final.status != SessionStatus.COMPLETED:
+            raise CommandError(
+                f"Session {final.id} ended {final.status}: {final.error or 'no error'}"
             )
 
     def _report(self, options: dict[str, Any]) -> None:
