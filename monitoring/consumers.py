@@ -95,6 +95,8 @@ class SessionConsumer(StreamConsumer):
             # A broadcast went missing; the database has what it said.
             await self._catch_up()
         await self._send_event(event)
+        if message.get("session") is not None:
+            await self._send_json({"type": "session", "session": message["session"]})
 
     async def session_status(self, message: dict[str, Any]) -> None:
         await self._send_json({"type": "session", "session": message["session"]})

@@ -18,6 +18,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from monitoring.tracing import note_event
 from research.exceptions import LeaseLostError
 from research.models import ResearchSession, SessionStatus, StageEvent
 from research.sessions import lease_deadline, lease_owner_name
@@ -38,25 +39,28 @@ class Lease:
                 f"Lease on session {self.session_id} was lost; stopping this run."
             )
 
-    def fenced(self) -> Any:
-        """Lock the session row for this transaction if the lease still holds.
+    def fenced(self, *, bump_seq: bool = False) -> None:
+        """Lock the session row for this transaction if the lease still holds,
+        renewing the lease and, with bump_seq, taking the next event seq.
 
         Must be called inside transaction.atomic(); raises LeaseLostError.
         """
+        changes: dict[str, Any] = {
+            "lease_expires_at": lease_deadline(),
+            "updated_at": timezone.now(),
+        }
+        if bump_seq:
+            changes["last_seq"] = F("last_seq") + 1
         changed = ResearchSession.objects.filter(
             pk=self.session_id, lease_token=self.token, status=SessionStatus.RUNNING
-        ).update(lease_expires_at=lease_deadline(), updated_at=timezone.now())
+        ).update(**changes)
         if changed != 1:
             self.lost.set()
             raise LeaseLostError(
                 f"Session {self.session_id} is no longer leased to {self.owner}."
             )
-        return changed
 
-    def next_seq(self) -> int:
-        ResearchSession.objects.filter(pk=self.session_id).update(
-            last_seq=F("last_seq") + 1
-        )
+    def current_seq(self) -> int:
         return int(
             ResearchSession.objects.values_list("last_seq", flat=True).get(
                 pk=self.session_id
@@ -107,12 +111,12 @@ def record_event(
     of the event only after the commit.
     """
     with transaction.atomic():
-        lease.fenced()
+        lease.fenced(bump_seq=True)
         if extra_writes is not None:
             extra_writes()
         event = StageEvent.objects.create(
             session_id=lease.session_id,
-            seq=lease.next_seq(),
+            seq=lease.current_seq(),
             stage=stage,
             status=status,
             attempt=attempt,
@@ -122,6 +126,7 @@ def record_event(
             error=error or "",
         )
         transaction.on_commit(lambda: _announce(event))
+    note_event(event)
     return event
 
 

@@ -17,8 +17,10 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
+from monitoring import broadcast
 from monitoring.broadcast import publish_session
 from monitoring.mirror import write_checkpoint_file, write_telemetry_file
+from monitoring.tracing import session_trace, stage_span
 from research.checkpoints import load_results, new_checkpoint
 from research.config import ProwziConfig, get_config
 from research.corpus import get_corpus
@@ -64,12 +66,18 @@ def run_session(
         return None
 
     logger.info("Session %s claimed by %s", session_id, lease.owner)
-    with Heartbeat(lease):
-        try:
-            return SessionRun(lease, config or get_config()).run()
-        except LeaseLostError as error:
-            logger.warning("Session %s: stopped, %s", session_id, error)
-            return None
+    try:
+        with Heartbeat(lease), session_trace(lease.session_id) as trace:
+            try:
+                status = SessionRun(lease, config or get_config()).run()
+            except LeaseLostError as error:
+                logger.warning("Session %s: stopped, %s", session_id, error)
+                status = None
+            trace.finish(status)
+            return status
+    finally:
+        # RQ's work-horse leaves with os._exit: send what is queued first.
+        broadcast.flush()
 
 
 class SessionRun:
@@ -120,37 +128,44 @@ class SessionRun:
 
     def _run_with_retries(self, stage: str) -> BaseModel:
         for attempt in range(1, self.policy.attempts + 1):
-            record_event(
-                self.lease,
-                stage,
-                EventStatus.STARTED,
-                attempt=attempt,
-                extra_writes=lambda: self._set_current_stage(stage),
-            )
-            started = time.monotonic()
-            try:
-                result = self._attempt(stage, attempt)
-            except LeaseLostError:
-                raise
-            except TRANSIENT_ERRORS as error:
-                duration = time.monotonic() - started
-                if attempt == self.policy.attempts:
-                    self._fail(stage, _describe(error), attempt, duration)
-                    raise StageFailed from error
-                self._retry_later(stage, attempt, duration, error)
-                continue
-            except StageError as error:
-                self._fail(stage, str(error), attempt, time.monotonic() - started)
-                raise StageFailed from error
-            except Exception as error:
-                logger.exception("Session %s: stage %s crashed", self.session.id, stage)
-                message = f"internal error in {stage}: {_describe(error)}"
-                self._fail(stage, message, attempt, time.monotonic() - started)
-                raise StageFailed from error
-
-            self._commit(stage, result, attempt, time.monotonic() - started)
-            return result
+            with stage_span(self.session.id, stage, attempt):
+                result = self._run_attempt(stage, attempt)
+            if result is not None:
+                return result
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _run_attempt(self, stage: str, attempt: int) -> BaseModel | None:
+        """Run one attempt; return its result, or None to try again."""
+        record_event(
+            self.lease,
+            stage,
+            EventStatus.STARTED,
+            attempt=attempt,
+            extra_writes=lambda: self._set_current_stage(stage),
+        )
+        started = time.monotonic()
+        try:
+            result = self._attempt(stage, attempt)
+        except LeaseLostError:
+            raise
+        except TRANSIENT_ERRORS as error:
+            duration = time.monotonic() - started
+            if attempt == self.policy.attempts:
+                self._fail(stage, _describe(error), attempt, duration)
+                raise StageFailed from error
+            self._retry_later(stage, attempt, duration, error)
+            return None
+        except StageError as error:
+            self._fail(stage, str(error), attempt, time.monotonic() - started)
+            raise StageFailed from error
+        except Exception as error:
+            logger.exception("Session %s: stage %s crashed", self.session.id, stage)
+            message = f"internal error in {stage}: {_describe(error)}"
+            self._fail(stage, message, attempt, time.monotonic() - started)
+            raise StageFailed from error
+
+        self._commit(stage, result, attempt, time.monotonic() - started)
+        return result
 
     def _attempt(self, stage: str, attempt: int) -> BaseModel:
         check_stop = self._stop_check(stage)
@@ -161,6 +176,7 @@ class SessionRun:
             corpus=get_corpus(),
             results=dict(self.results),
             check_stop=check_stop,
+            session_id=str(self.session.id),
         )
         result = run_stage(stage, stage_input)
         check_stop()

@@ -58,6 +58,8 @@ class StageInput:
     corpus: "Corpus"
     results: Mapping[str, BaseModel] = field(default_factory=dict)
     check_stop: Callable[[], None] = _no_stop
+    # Names the session in log lines; empty when a stage runs outside one.
+    session_id: str = ""
 
     def result(self, stage: str) -> Any:
         return self.results[stage]
