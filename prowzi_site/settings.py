@@ -191,6 +191,18 @@ PROWZI_METRICS_TOKEN = env_str("PROWZI_METRICS_TOKEN", default="")
 # One JSON line per stage event for log shippers: a file path, or "-" for
 # standard output; empty turns it off.
 PROWZI_EVENT_LOG = env_str("PROWZI_EVENT_LOG", default="")
+# The model engine (research.llm): intent, planning, writing and evaluation
+# when PROWZI_LLM_MODEL is set; the offline engine otherwise.
+PROWZI_LLM_BASE_URL = env_str(
+    "PROWZI_LLM_BASE_URL", default="https://openrouter.ai/api/v1"
+)
+PROWZI_LLM_API_KEY = env_str("PROWZI_LLM_API_KEY", default="")
+PROWZI_LLM_MODEL = env_str("PROWZI_LLM_MODEL", default="")
+PROWZI_LLM_BUDGET_USD = env_float("PROWZI_LLM_BUDGET_USD", default=1.0)
+PROWZI_LLM_PRICE_PER_1K_INPUT = env_float("PROWZI_LLM_PRICE_PER_1K_INPUT", default=0.0)
+PROWZI_LLM_PRICE_PER_1K_OUTPUT = env_float(
+    "PROWZI_LLM_PRICE_PER_1K_OUTPUT", default=0.0
+)
 PROWZI_ALERT_RETRIES = env_int("PROWZI_ALERT_RETRIES", default=5)
 PROWZI_ALERT_SLOW_FACTOR = env_float("PROWZI_ALERT_SLOW_FACTOR", default=3.0)
 

@@ -21,6 +21,10 @@ class TransientStageError(StageError):
     """Raised when a stage hit a passing fault and may succeed if tried again."""
 
 
+class BudgetExceededError(StageError):
+    """Raised when a model call would take a session past PROWZI_LLM_BUDGET_USD."""
+
+
 class CheckpointMismatchError(ProwziError):
     """Raised when a stored checkpoint was made for other inputs or schema."""
 

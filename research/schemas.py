@@ -18,6 +18,13 @@ DocumentType = Literal[
 CitationStyle = Literal["numeric", "apa", "ieee", "chicago", "harvard", "mla"]
 
 
+ProviderName = Literal["arxiv", "semantic_scholar", "openalex", "crossref"]
+
+
+def _omitted_when_empty(value: object) -> bool:
+    return not value
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +39,61 @@ class ResearchOptions(Frozen):
     evaluation_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     target_words: int | None = Field(default=None, ge=100, le=20000)
     language: Literal["en", "es", "fr"] | None = None
+    # Scholarly web providers to search beside the local corpus; none by
+    # default. Left out of the JSON when empty, so fingerprints of sessions
+    # that never asked for providers stay as they were.
+    providers: list[ProviderName] = Field(default=[], exclude_if=_omitted_when_empty)
+
+
+def _omitted_when_none(value: object) -> bool:
+    return value is None
+
+
+class LLMUsage(Frozen):
+    """What the model calls of one stage took: tokens and estimated cost."""
+
+    model: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def telemetry_details(self) -> dict[str, Any]:
+        return {
+            "llm_model": self.model,
+            "llm_calls": self.calls,
+            "llm_input_tokens": self.input_tokens,
+            "llm_output_tokens": self.output_tokens,
+            "llm_cost_usd": round(self.cost_usd, 6),
+        }
+
+
+def _model_engine_only() -> Any:
+    """A field only the model engine fills: absent (not null) from the offline
+    engine's JSON, so its checkpoints read as they always did."""
+    return Field(default=None, exclude_if=_omitted_when_none)
+
+
+def _usage_details(usage: LLMUsage | None) -> dict[str, Any]:
+    return usage.telemetry_details() if usage is not None else {}
+
+
+class CitationCheck(Frozen):
+    """What the citation check found in a draft before cleaning it."""
+
+    citations: int
+    fabricated: int
+    cited_sentences: int
+    unsupported: int
+    findings: list[str] = []
+
+    @property
+    def fabricated_rate(self) -> float:
+        return self.fabricated / self.citations if self.citations else 0.0
+
+    @property
+    def unsupported_rate(self) -> float:
+        return self.unsupported / self.cited_sentences if self.cited_sentences else 0.0
 
 
 class Constraints(Frozen):
@@ -48,6 +110,10 @@ class IntentAnalysis(Frozen):
     key_concepts: list[str]
     constraints: Constraints
     language: Literal["en", "es", "fr"]
+    llm_usage: LLMUsage | None = _model_engine_only()
+
+    def telemetry_details(self) -> dict[str, Any]:
+        return _usage_details(self.llm_usage)
 
 
 class PlannedSection(Frozen):
@@ -62,6 +128,10 @@ class ResearchPlan(Frozen):
     title: str
     document_type: DocumentType
     sections: list[PlannedSection]
+    llm_usage: LLMUsage | None = _model_engine_only()
+
+    def telemetry_details(self) -> dict[str, Any]:
+        return _usage_details(self.llm_usage)
 
     @property
     def body_sections(self) -> list[PlannedSection]:
@@ -80,17 +150,53 @@ class Source(Frozen):
     retrieval_score: float
     rank: int
     matched_queries: list[str] = []
+    # Where in the document the text comes from: a PDF page, or a heading of
+    # a Markdown or HTML file. Absent for whole documents.
+    page: int | None = Field(default=None, exclude_if=_omitted_when_none)
+    locator: str | None = Field(default=None, exclude_if=_omitted_when_none)
+
+
+class ProviderQuery(Frozen):
+    """One query sent to a scholarly web provider, and what came back."""
+
+    provider: str
+    query: str
+    results: int
+    cached: bool = False
+
+
+class ProviderFailure(Frozen):
+    """A provider query that failed; never counted as an empty answer."""
+
+    provider: str
+    query: str
+    error: str
+    transient: bool
 
 
 class SearchResult(Frozen):
     queries_executed: list[str]
     sources: list[Source]
+    provider_queries: list[ProviderQuery] = Field(
+        default=[], exclude_if=_omitted_when_empty
+    )
+    provider_failures: list[ProviderFailure] = Field(
+        default=[], exclude_if=_omitted_when_empty
+    )
 
     def telemetry_details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "sources_count": len(self.sources),
             "queries_executed": len(self.queries_executed),
         }
+        if self.provider_queries or self.provider_failures:
+            details["provider_queries"] = [
+                query.model_dump() for query in self.provider_queries
+            ]
+            details["provider_failures"] = [
+                failure.model_dump() for failure in self.provider_failures
+            ]
+        return details
 
 
 class SourceAssessment(Frozen):
@@ -132,6 +238,8 @@ class Quotation(Frozen):
     source_id: str
     section: str
     text: str
+    # The PDF page the quoted text is on, when the source is a page.
+    page: int | None = Field(default=None, exclude_if=_omitted_when_none)
 
 
 class WrittenSection(Frozen):
@@ -149,13 +257,19 @@ class WritingResult(Frozen):
     quotations: list[Quotation]
     word_count: int
     revision: int = 0
+    llm_usage: LLMUsage | None = _model_engine_only()
+    citation_check: CitationCheck | None = _model_engine_only()
 
     def telemetry_details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "word_count": self.word_count,
             "sections": len(self.sections),
             "citations": len(self.bibliography),
         }
+        if self.citation_check is not None:
+            details["fabricated_citations_removed"] = self.citation_check.fabricated
+            details["unsupported_sentences_removed"] = self.citation_check.unsupported
+        return {**details, **_usage_details(self.llm_usage)}
 
 
 class RubricScore(Frozen):
@@ -179,12 +293,14 @@ class EvaluationOutcome(Frozen):
     initial_evaluation: EvaluationResult
     evaluation: EvaluationResult
     revised_draft: WritingResult | None = None
+    llm_usage: LLMUsage | None = _model_engine_only()
 
     def telemetry_details(self) -> dict[str, Any]:
         return {
             "initial_score": round(self.initial_evaluation.score, 3),
             "score": round(self.evaluation.score, 3),
             "revised": self.revised_draft is not None,
+            **_usage_details(self.llm_usage),
         }
 
 

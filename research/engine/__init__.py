@@ -1,4 +1,9 @@
-"""The offline research engine: one runner per stage, keyed by stage name."""
+"""The research engine: one runner per stage, keyed by stage name.
+
+Intent, planning, writing and evaluation go to the model engine
+(research.llm) when a model is configured, and to the offline engine
+otherwise; the choice is made at each run, from the settings.
+"""
 
 from collections.abc import Callable
 
@@ -15,13 +20,31 @@ from research.engine import (
 )
 from research.stages import StageInput
 
-RUNNERS: dict[str, Callable[[StageInput], BaseModel]] = {
-    "intent": intent.run,
-    "planning": planning.run,
+Runner = Callable[[StageInput], BaseModel]
+
+
+def _model_or_offline(stage: str, offline: Runner) -> Runner:
+    def run(stage_input: StageInput) -> BaseModel:
+        from research import llm
+
+        if not llm.enabled():
+            return offline(stage_input)
+
+        from research.llm.stages import RUNNERS as MODEL_RUNNERS
+
+        return MODEL_RUNNERS[stage](stage_input)
+
+    run.__name__ = f"run_{stage}"
+    return run
+
+
+RUNNERS: dict[str, Runner] = {
+    "intent": _model_or_offline("intent", intent.run),
+    "planning": _model_or_offline("planning", planning.run),
     "search": search.run,
     "verify": verify.run,
-    "writing": writing.run,
-    "evaluation": evaluation.run,
+    "writing": _model_or_offline("writing", writing.run),
+    "evaluation": _model_or_offline("evaluation", evaluation.run),
     "turnitin": originality.run,
 }
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from research.engine import text, writing
+from research.engine import citation_check, text, writing
 from research.schemas import (
     EvaluationOutcome,
     EvaluationResult,
@@ -38,11 +38,8 @@ class _Context:
 
 
 def run(stage_input: StageInput) -> EvaluationOutcome:
-    intent: IntentAnalysis = stage_input.result("intent")
-    plan: ResearchPlan = stage_input.result("planning")
-    verification: VerificationResult = stage_input.result("verify")
     draft: WritingResult = stage_input.result("writing")
-    context = _context(stage_input, intent, plan, verification)
+    context = evaluation_context(stage_input)
     threshold = stage_input.options.evaluation_threshold
 
     initial = evaluate(draft, context, threshold)
@@ -55,6 +52,14 @@ def run(stage_input: StageInput) -> EvaluationOutcome:
     return EvaluationOutcome(
         initial_evaluation=initial, evaluation=final, revised_draft=revised
     )
+
+
+def evaluation_context(stage_input: StageInput) -> _Context:
+    """Return what scoring a draft of this session needs."""
+    intent: IntentAnalysis = stage_input.result("intent")
+    plan: ResearchPlan = stage_input.result("planning")
+    verification: VerificationResult = stage_input.result("verify")
+    return _context(stage_input, intent, plan, verification)
 
 
 def _context(
@@ -186,8 +191,12 @@ def _citation_integrity(draft: WritingResult, context: _Context) -> tuple[float,
         f"{len(numbers)} citations, {len(draft.quotations)} quotations "
         "checked verbatim; "
         f"{len(unresolved)} unresolved, {len(unused)} unused entries, "
-        f"{len(false_quotes)} quotations not found in their source"
+        f"{len(false_quotes)} quotations not found in their source; "
     )
+    checked = draft.citation_check or citation_check.measure_draft(
+        draft, context.verification.verified, context.intent.language
+    )
+    notes += citation_check.rates_note(checked)
     return max(0.0, score), notes
 
 

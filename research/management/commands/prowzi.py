@@ -96,8 +96,19 @@ class Command(BaseCommand):
         cancel = commands.add_parser("cancel", help="stop a queued or running session")
         cancel.add_argument("session")
 
-        report = commands.add_parser("report", help="print the report as Markdown")
+        report = commands.add_parser(
+            "report", help="print the report, or export it in another format"
+        )
         report.add_argument("session")
+        report.add_argument(
+            "--format", choices=["md", "html", "docx", "bibtex"], default=None
+        )
+        report.add_argument(
+            "--style",
+            choices=["apa", "ieee", "chicago", "harvard"],
+            help="re-render citations and references in this style",
+        )
+        report.add_argument("--output", help="write to this file (needed for docx)")
 
         corpus = commands.add_parser("corpus", help="manage the local corpus")
         corpus_actions = corpus.add_subparsers(dest="corpus_action", required=True)
@@ -255,12 +266,35 @@ class Command(BaseCommand):
             )
 
     def _report(self, options: dict[str, Any]) -> None:
+        fmt, style, output = options["format"], options["style"], options["output"]
+        if fmt == "docx" and not output:
+            raise CommandError(
+                "A DOCX export is binary: give a file to write it to with "
+                "--output FILE."
+            )
         session = find_session(options["session"])
         if session.status != SessionStatus.COMPLETED or not session.report:
             raise CommandError(
                 f"Session {session.id} is {session.status} and has no report."
             )
-        self.stdout.write(session.report, ending="")
+
+        if fmt is None and style is None:
+            content = session.report.encode()
+        else:
+            from research.exports import render
+
+            content, _, _ = render(session, fmt or "md", style)
+        if output:
+            try:
+                with open(output, "wb") as handle:
+                    handle.write(content)
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {output}: {error.strerror}."
+                ) from None
+            self.stdout.write(f"Wrote {len(content)} bytes to {output}.")
+            return
+        self.stdout.write(content.decode(), ending="")
 
     def _corpus(self, options: dict[str, Any]) -> None:
         from research.corpus import get_corpus

@@ -1,0 +1,238 @@
+"""In-text citations and bibliographies through a CSL processor (citeproc-py)
+and the official style files vendored in styles/.
+
+citeproc-py's own formatters do not escape every field, so ours marks
+italic and bold with control characters, and each output format escapes
+the plain text itself.
+"""
+
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from citeproc import (  # type: ignore[import-untyped]
+    Citation,
+    CitationItem,
+    CitationStylesBibliography,
+    CitationStylesStyle,
+)
+from citeproc.source.json import CiteProcJSON  # type: ignore[import-untyped]
+
+from research.engine.text import listing
+
+logger = logging.getLogger(__name__)
+
+STYLE_DIR = Path(__file__).resolve().parent / "styles"
+STYLE_FILES = {
+    "apa": "apa.csl",
+    "ieee": "ieee.csl",
+    "chicago": "chicago-author-date.csl",
+    "harvard": "harvard-cite-them-right.csl",
+}
+NUMERIC_STYLES = frozenset({"ieee"})
+LOCALES = {"en": "en-US", "es": "es-ES", "fr": "fr-FR"}
+
+ITALIC_ON, ITALIC_OFF, BOLD_ON, BOLD_OFF = "\x0e", "\x0f", "\x11", "\x12"
+MARKS = re.compile("[\x0e\x0f\x11\x12]")
+# Words that make an author name an organisation, kept whole, not split
+# into given and family names.
+ORGANISATION_WORDS = listing(
+    """contributors organization organisation agency institute institution
+    university association committee council department ministry society
+    group foundation office bureau commission board centre center team
+    wikipedia press inc ltd llc corporation company"""
+)
+DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str
+    italic: bool = False
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One cited work: the number the draft gives it and its metadata."""
+
+    number: int
+    title: str
+    authors: tuple[str, ...] = ()
+    date: str | None = None
+    url: str | None = None
+    doi: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    citations: list[list[Run]]
+    bibliography: list[list[Run]]
+
+
+class _Italic(str):
+    def __new__(cls, text: str) -> "_Italic":
+        return super().__new__(cls, f"{ITALIC_ON}{text}{ITALIC_OFF}")
+
+
+class _Bold(str):
+    def __new__(cls, text: str) -> "_Bold":
+        return super().__new__(cls, f"{BOLD_ON}{text}{BOLD_OFF}")
+
+
+_FORMATTER = SimpleNamespace(
+    preformat=lambda text: text,
+    Italic=_Italic,
+    Oblique=_Italic,
+    Bold=_Bold,
+    Light=str,
+    Underline=str,
+    Superscript=str,
+    Subscript=str,
+    SmallCaps=str,
+)
+
+
+def render(
+    style: str,
+    references: Sequence[Reference],
+    groups: Sequence[Sequence[int]],
+    language: str,
+) -> Rendered:
+    """Format each group of cited numbers as an in-text citation, and the
+    bibliography of every reference, in the style's own order."""
+    path = STYLE_DIR / STYLE_FILES[style]
+    items = [_csl_item(reference) for reference in references]
+    known = {reference.number for reference in references}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        csl_style = CitationStylesStyle(
+            str(path), locale=LOCALES.get(language, "en-US"), validate=False
+        )
+        bibliography = CitationStylesBibliography(
+            csl_style, CiteProcJSON(items), _FORMATTER
+        )
+        citations = [
+            Citation([CitationItem(_key(n)) for n in group if n in known])
+            for group in groups
+        ]
+        # Works the text never cites still belong in the bibliography.
+        cited = {n for group in groups for n in group}
+        extra = [
+            Citation([CitationItem(_key(reference.number))])
+            for reference in references
+            if reference.number not in cited
+        ]
+        for citation in [*citations, *extra]:
+            bibliography.register(citation)
+        texts = [
+            _text(bibliography.cite(citation, _missing)) if citation.cites else ""
+            for citation in citations
+        ]
+        # The style's own sort keys (author and year, or citation number).
+        bibliography.sort()
+        entries = [_text(entry) for entry in bibliography.bibliography()]
+    for warning in caught:
+        logger.debug("CSL style %s: %s", style, warning.message)
+
+    return Rendered(
+        citations=[runs(text) for text in texts],
+        bibliography=[runs(_spaced_number(entry)) for entry in entries],
+    )
+
+
+def _missing(item: Any) -> None:
+    logger.warning("A citation names a work missing from the bibliography: %s", item)
+
+
+def _key(number: int) -> str:
+    return f"ref{number}"
+
+
+def _text(value: Any) -> str:
+    # citeproc-py returns a list of parts for some cites instead of a string.
+    if isinstance(value, list):
+        return "".join(_text(part) for part in value)
+    return str(value)
+
+
+def _spaced_number(entry: str) -> str:
+    """Put a space after a numeric label ("[1]J. Smith" from a left-margin
+    block in the style)."""
+    return re.sub(r"^(\[\d+\])(?=\S)", r"\1 ", entry)
+
+
+def runs(marked: str) -> list[Run]:
+    """Split formatter output into runs of plain, italic and bold text."""
+    found: list[Run] = []
+    italic = bold = False
+    for piece in re.split(r"([\x0e\x0f\x11\x12])", marked):
+        if piece == ITALIC_ON:
+            italic = True
+        elif piece == ITALIC_OFF:
+            italic = False
+        elif piece == BOLD_ON:
+            bold = True
+        elif piece == BOLD_OFF:
+            bold = False
+        elif piece:
+            found.append(Run(piece, italic, bold))
+    return found
+
+
+def _csl_item(reference: Reference) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": _key(reference.number),
+        "type": "article-journal" if reference.doi else "webpage",
+        "title": _clean(reference.title),
+    }
+    authors = [_name(author) for author in reference.authors if author.strip()]
+    if authors:
+        item["author"] = authors
+    issued = _date_parts(reference.date)
+    if issued:
+        item["issued"] = {"date-parts": [issued]}
+    if reference.url:
+        item["URL"] = _clean(reference.url)
+    if reference.doi:
+        item["DOI"] = _clean(reference.doi)
+    return item
+
+
+def _clean(value: str) -> str:
+    return MARKS.sub("", value).strip()
+
+
+def _name(author: str) -> dict[str, str]:
+    """Return a CSL name: family and given names for a person, the whole
+    name for an organisation or anything unclear."""
+    name = " ".join(_clean(author).split())
+    if "," in name:
+        family, given = (part.strip() for part in name.split(",", 1))
+        if family and given:
+            return {"family": family, "given": given}
+    words = name.split()
+    organisation = any(word.casefold() in ORGANISATION_WORDS for word in words)
+    if organisation or not 2 <= len(words) <= 4:
+        return {"literal": name}
+    return {"family": words[-1], "given": " ".join(words[:-1])}
+
+
+def _date_parts(date: str | None) -> list[int]:
+    match = DATE.match(date.strip()) if date else None
+    if not match:
+        return []
+    return [int(part) for part in match.groups() if part]
+
+
+def reference_numbers(text: str) -> list[tuple[int, ...]]:
+    """Return the groups of numbers in [n] and [n, m] citations, in order."""
+    return [
+        tuple(int(n) for n in re.split(r"\s*[,;]\s*", group))
+        for group in re.findall(r"\[(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\]", text)
+    ]
