@@ -5,6 +5,7 @@ leaves the final word to research.requests, so the web form and the command
 line accept exactly the same requests.
 """
 
+import uuid
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -108,6 +109,12 @@ class SessionForm(forms.Form):
         required=False,
         initial=settings.PROWZI_ENABLE_CHECKPOINTING,
         help_text="Keep each stage's result so the session can be resumed.",
+    )
+    # A fresh id with every rendered form becomes the session's id, so a
+    # second POST of the same form (a double click, a resend) cannot create
+    # a second session: the database's primary key refuses it.
+    submission_id = forms.UUIDField(
+        widget=forms.HiddenInput, initial=uuid.uuid4, required=False
     )
 
     def clean_prompt(self) -> str:

@@ -5,13 +5,15 @@ their own sessions, staff see all, anyone else gets a 404.
 """
 
 import logging
+import uuid
 from datetime import datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -115,12 +117,23 @@ def session_new(request: HttpRequest) -> HttpResponse:
             request, "monitoring/session_new.html", {"form": form}, status=status
         )
 
+    submission_id = form.cleaned_data["submission_id"] or uuid.uuid4()
+    existing = ResearchSession.objects.filter(pk=submission_id).first()
+    if existing is not None:
+        return _already_submitted(request, existing)
+
     try:
-        session = create_session(
-            form.cleaned_data["prompt"],
-            form.options(),
-            owner=request.user,  # type: ignore[arg-type]
-            checkpointing=form.cleaned_data["checkpointing"],
+        with transaction.atomic():
+            session = create_session(
+                form.cleaned_data["prompt"],
+                form.options(),
+                owner=request.user,  # type: ignore[arg-type]
+                checkpointing=form.cleaned_data["checkpointing"],
+                session_id=submission_id,
+            )
+    except IntegrityError:
+        return _already_submitted(
+            request, ResearchSession.objects.get(pk=submission_id)
         )
     except ProwziError as error:
         form.add_error(None, str(error))
@@ -137,6 +150,14 @@ def session_new(request: HttpRequest) -> HttpResponse:
 
     record_action(request, session, ActionKind.SUBMITTED)
     messages.success(request, f"Session {session.short_id} is queued.")
+    return redirect("monitoring-session-detail", session.id)
+
+
+def _already_submitted(request: HttpRequest, session: ResearchSession) -> HttpResponse:
+    """Answer a repeated submission of one form with the session it made."""
+    if session.owner_id != request.user.pk:
+        raise Http404("No such session.")
+    messages.info(request, f"Session {session.short_id} was already submitted.")
     return redirect("monitoring-session-detail", session.id)
 
 

@@ -2,6 +2,8 @@
 who may see and do what, bad input, and what the pages show."""
 
 import json
+import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -757,3 +759,44 @@ def test_deleting_a_session_in_the_admin_is_audited(
     assert action.session is None
     assert action.session_ref == str(session.id)
     assert action.user == admin
+
+
+def test_a_form_submitted_twice_makes_one_session(owner: User, queue: str) -> None:
+    client = _client(owner)
+    form_page = client.get(reverse("monitoring-session-new")).content.decode()
+    submission_id = re.search(r'name="submission_id" value="([0-9a-f-]+)"', form_page)
+    assert submission_id is not None
+    data = {
+        "prompt": LITERATURE_REVIEW,
+        "max_sources": "24",
+        "verify_threshold": "0.35",
+        "evaluation_threshold": "0.7",
+        "checkpointing": "on",
+        "submission_id": submission_id.group(1),
+    }
+
+    first = client.post(reverse("monitoring-session-new"), data)
+    second = client.post(reverse("monitoring-session-new"), data)
+
+    session = ResearchSession.objects.get()
+    assert str(session.id) == submission_id.group(1)
+    assert first["Location"] == second["Location"]
+    assert redis.Redis.from_url(queue).llen("rq:queue:prowzi") == 1
+
+
+def test_another_users_submission_id_reveals_nothing(
+    owner: User, stranger: User, queue: str
+) -> None:
+    data = {
+        "prompt": LITERATURE_REVIEW,
+        "max_sources": "24",
+        "verify_threshold": "0.35",
+        "evaluation_threshold": "0.7",
+        "submission_id": str(uuid.uuid4()),
+    }
+    _client(owner).post(reverse("monitoring-session-new"), data)
+
+    response = _client(stranger).post(reverse("monitoring-session-new"), data)
+
+    assert response.status_code == 404
+    assert ResearchSession.objects.count() == 1
