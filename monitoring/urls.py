@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring import views
+from monitoring import library_views, views
 
 urlpatterns = [
     path("", views.session_list, name="monitoring-session-list"),
@@ -33,4 +33,10 @@ urlpatterns = [
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("library/", library_views.library_page, name="monitoring-library"),
+    path(
+        "library/<str:item_id>/remove/",
+        library_views.library_remove,
+        name="monitoring-library-remove",
+    ),
 ]

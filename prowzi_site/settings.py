@@ -118,6 +118,13 @@ def _database_settings() -> dict[str, Any]:
         if test_name:
             # Worker and web processes started by the tests share this file.
             config["TEST"] = {"NAME": test_name}
+    pool_size = env_int("PROWZI_DB_POOL_SIZE", default=0)
+    if pool_size > 0 and config["ENGINE"] == "django.db.backends.postgresql":
+        # For web servers: under ASGI every database call would otherwise
+        # open and close its own PostgreSQL connection, which is slow enough
+        # to make a burst of websocket handshakes time out. Not for workers:
+        # RQ forks a process per job, and a pool must not cross a fork.
+        config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size}}
     return config
 
 
@@ -203,6 +210,16 @@ PROWZI_LLM_PRICE_PER_1K_INPUT = env_float("PROWZI_LLM_PRICE_PER_1K_INPUT", defau
 PROWZI_LLM_PRICE_PER_1K_OUTPUT = env_float(
     "PROWZI_LLM_PRICE_PER_1K_OUTPUT", default=0.0
 )
+# Scholarly web providers (arxiv, semantic_scholar, openalex, crossref), off
+# unless named here or in a session's options; answers are cached on disk.
+PROWZI_PROVIDERS = [
+    name.strip()
+    for name in env_str("PROWZI_PROVIDERS", default="").split(",")
+    if name.strip()
+]
+PROWZI_CONTACT_EMAIL = env_str("PROWZI_CONTACT_EMAIL", default="")
+PROWZI_PROVIDER_BASE_URLS: dict[str, str] = {}
+PROWZI_PROVIDER_CACHE_DIR = env_str("PROWZI_PROVIDER_CACHE_DIR", default="")
 PROWZI_ALERT_RETRIES = env_int("PROWZI_ALERT_RETRIES", default=5)
 PROWZI_ALERT_SLOW_FACTOR = env_float("PROWZI_ALERT_SLOW_FACTOR", default=3.0)
 

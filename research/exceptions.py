@@ -59,3 +59,25 @@ class InvalidRequestError(ProwziError):
 
 class QueueUnavailableError(ProwziError):
     """Raised when the job queue (Redis) cannot be reached to enqueue a session."""
+
+
+class ProviderError(ProwziError):
+    """Raised when a scholarly web provider's answer is an error or unusable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+        self.retry_after = retry_after
+
+
+class UnsafeAddressError(ProwziError):
+    """Raised when a URL to fetch resolves to a private, loopback or
+    link-local address."""

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from research.engine import citation_check, text, writing
+from research.engine import citation_check, phrasing, text, writing
 from research.schemas import (
     EvaluationOutcome,
     EvaluationResult,
@@ -126,10 +126,15 @@ def _structure(draft: WritingResult, context: _Context) -> tuple[float, str]:
     share = (len(present) / len(planned)) if planned else 0.0
     score = 0.7 * share + 0.1 * sum(checks[1:])
     missing = [title for title in planned if title not in headings]
-    notes = f"{len(present)}/{len(planned)} planned sections present"
+    words = _words(context)
+    notes = words.note_sections.format(present=len(present), planned=len(planned))
     if missing:
-        notes += "; missing: " + ", ".join(missing)
+        notes += words.note_missing.format(titles=", ".join(missing))
     return score, notes
+
+
+def _words(context: _Context) -> phrasing.Words:
+    return phrasing.words_for(context.intent.language)
 
 
 def section_passages(draft: WritingResult) -> Counter[str]:
@@ -140,7 +145,7 @@ def _coverage(draft: WritingResult, context: _Context) -> tuple[float, str]:
     passages = section_passages(draft)
     body = context.plan.body_sections
     if not body:
-        return 0.0, "no body sections planned"
+        return 0.0, _words(context).note_no_body
 
     shares = []
     weak = []
@@ -150,9 +155,9 @@ def _coverage(draft: WritingResult, context: _Context) -> tuple[float, str]:
         shares.append(share)
         if share < 1.0:
             weak.append(f"{section.title} ({passages[section.title]}/{needed})")
-    notes = "every body section answers its questions"
+    notes = _words(context).note_answered
     if weak:
-        notes = "thin sections: " + ", ".join(weak)
+        notes = _words(context).note_thin.format(sections=", ".join(weak))
     return sum(shares) / len(shares), notes
 
 
@@ -187,16 +192,25 @@ def _citation_integrity(draft: WritingResult, context: _Context) -> tuple[float,
         len([n for n in numbers if n not in listed]) + len(unused) + len(false_quotes)
     )
     score = 1.0 - failures / checks if checks else 0.0
-    notes = (
-        f"{len(numbers)} citations, {len(draft.quotations)} quotations "
-        "checked verbatim; "
-        f"{len(unresolved)} unresolved, {len(unused)} unused entries, "
-        f"{len(false_quotes)} quotations not found in their source; "
+    words = _words(context)
+    notes = words.note_integrity.format(
+        citations=len(numbers),
+        quotations=len(draft.quotations),
+        unresolved=len(unresolved),
+        unused=len(unused),
+        false=len(false_quotes),
     )
     checked = draft.citation_check or citation_check.measure_draft(
         draft, context.verification.verified, context.intent.language
     )
-    notes += citation_check.rates_note(checked)
+    notes += words.note_rates.format(
+        fabricated_rate=checked.fabricated_rate,
+        fabricated=checked.fabricated,
+        citations=checked.citations,
+        unsupported_rate=checked.unsupported_rate,
+        unsupported=checked.unsupported,
+        sentences=checked.cited_sentences,
+    )
     return max(0.0, score), notes
 
 
@@ -208,16 +222,15 @@ def _references_heading(draft: WritingResult) -> str:
 def _diversity(draft: WritingResult, context: _Context) -> tuple[float, str]:
     counts = Counter(q.source_id for q in draft.quotations)
     if not counts:
-        return 0.0, "no quotations"
+        return 0.0, _words(context).note_no_quotations
 
     expected = min(DIVERSE_SOURCES, len(context.verification.verified))
     breadth = min(1.0, len(counts) / expected) if expected else 0.0
     largest_share = max(counts.values()) / sum(counts.values())
     # One source supplying most quotations is a summary, not a synthesis.
     balance = 1.0 if largest_share <= 0.3 else max(0.0, 1.0 - (largest_share - 0.3) * 2)
-    notes = (
-        f"{len(counts)} distinct sources quoted (aim {expected}); largest share "
-        f"{largest_share:.0%}"
+    notes = _words(context).note_diversity.format(
+        count=len(counts), aim=expected, share=largest_share
     )
     return 0.8 * breadth + 0.2 * balance, notes
 
@@ -227,7 +240,7 @@ def _readability(draft: WritingResult, context: _Context) -> tuple[float, str]:
     sentences = [s.text for s in text.split_sentences(prose)]
     words = text.words(prose)
     if not sentences or not words:
-        return 0.0, "no prose"
+        return 0.0, _words(context).note_no_prose
 
     average = len(words) / len(sentences)
     syllables = sum(text.syllables(word) for word in words) / len(words)
@@ -241,9 +254,8 @@ def _readability(draft: WritingResult, context: _Context) -> tuple[float, str]:
     # maps onto 0..1.
     flesch = 206.835 - 1.015 * average - 84.6 * syllables
     ease_score = min(1.0, max(0.0, (flesch - 10.0) / 50.0))
-    notes = (
-        f"{average:.1f} words per sentence, {syllables:.2f} syllables per word, "
-        f"Flesch reading ease {flesch:.0f}"
+    notes = _words(context).note_readability.format(
+        average=average, syllables=syllables, flesch=flesch
     )
     return 0.5 * length_score + 0.5 * ease_score, notes
 
@@ -269,7 +281,9 @@ def _length(draft: WritingResult, context: _Context) -> tuple[float, str]:
         score = ratio / low
     else:
         score = max(0.0, high / ratio)
-    return score, f"{draft.word_count} words against a target of {target}"
+    return score, _words(context).note_length.format(
+        words=draft.word_count, target=target
+    )
 
 
 def _revise(

@@ -42,6 +42,24 @@ class Words:
     no_date: str
     sources_word: str
     source_word: str
+    # Bibliography entries.
+    anonymous: str
+    online: str
+    available_at: str
+    section_locator: str
+    # Notes of the evaluation rubric.
+    note_sections: str
+    note_missing: str
+    note_no_body: str
+    note_answered: str
+    note_thin: str
+    note_integrity: str
+    note_rates: str
+    note_no_quotations: str
+    note_diversity: str
+    note_no_prose: str
+    note_readability: str
+    note_length: str
 
 
 ENGLISH = Words(
@@ -93,6 +111,35 @@ ENGLISH = Words(
     no_date="n.d.",
     sources_word="sources",
     source_word="source",
+    anonymous="Anonymous",
+    online="[Online]. Available:",
+    available_at="Available at:",
+    section_locator="section “{section}”",
+    note_sections="{present}/{planned} planned sections present",
+    note_missing="; missing: {titles}",
+    note_no_body="no body sections planned",
+    note_answered="every body section answers its questions",
+    note_thin="thin sections: {sections}",
+    note_integrity=(
+        "{citations} citations, {quotations} quotations checked verbatim; "
+        "{unresolved} unresolved, {unused} unused entries, {false} quotations "
+        "not found in their source; "
+    ),
+    note_rates=(
+        "fabricated-citation rate {fabricated_rate:.1%} ({fabricated} of "
+        "{citations} citations), unsupported-sentence rate "
+        "{unsupported_rate:.1%} ({unsupported} of {sentences} cited sentences)"
+    ),
+    note_no_quotations="no quotations",
+    note_diversity=(
+        "{count} distinct sources quoted (aim {aim}); largest share {share:.0%}"
+    ),
+    note_no_prose="no prose",
+    note_readability=(
+        "{average:.1f} words per sentence, {syllables:.2f} syllables per word, "
+        "Flesch reading ease {flesch:.0f}"
+    ),
+    note_length="{words} words against a target of {target}",
 )
 
 SPANISH = Words(
@@ -145,6 +192,36 @@ SPANISH = Words(
     no_date="s. f.",
     sources_word="fuentes",
     source_word="fuente",
+    anonymous="Anónimo",
+    online="[En línea]. Disponible en:",
+    available_at="Disponible en:",
+    section_locator="sección «{section}»",
+    note_sections="{present}/{planned} secciones previstas presentes",
+    note_missing="; faltan: {titles}",
+    note_no_body="no se previó ninguna sección de desarrollo",
+    note_answered="cada sección de desarrollo responde a sus preguntas",
+    note_thin="secciones escasas: {sections}",
+    note_integrity=(
+        "{citations} citas y {quotations} pasajes comprobados literalmente; "
+        "{unresolved} sin resolver, {unused} referencias sin usar, {false} "
+        "pasajes que no aparecen en su fuente; "
+    ),
+    note_rates=(
+        "tasa de citas inventadas {fabricated_rate:.1%} ({fabricated} de "
+        "{citations} citas), tasa de frases sin respaldo "
+        "{unsupported_rate:.1%} ({unsupported} de {sentences} frases citadas)"
+    ),
+    note_no_quotations="ningún pasaje citado",
+    note_diversity=(
+        "{count} fuentes distintas citadas (objetivo {aim}); la mayor aporta "
+        "el {share:.0%}"
+    ),
+    note_no_prose="no hay texto",
+    note_readability=(
+        "{average:.1f} palabras por frase, {syllables:.2f} sílabas por palabra, "
+        "índice de lectura de Flesch {flesch:.0f}"
+    ),
+    note_length="{words} palabras frente a un objetivo de {target}",
 )
 
 FRENCH = Words(
@@ -196,6 +273,36 @@ FRENCH = Words(
     no_date="s. d.",
     sources_word="sources",
     source_word="source",
+    anonymous="Anonyme",
+    online="[En ligne]. Disponible sur :",
+    available_at="Disponible sur :",
+    section_locator="section «\u00a0{section}\u00a0»",
+    note_sections="{present}/{planned} sections prévues présentes",
+    note_missing=" ; manquantes : {titles}",
+    note_no_body="aucune section de développement prévue",
+    note_answered="chaque section de développement répond à ses questions",
+    note_thin="sections trop minces : {sections}",
+    note_integrity=(
+        "{citations} citations et {quotations} passages vérifiés mot à mot ; "
+        "{unresolved} non résolues, {unused} références inutilisées, {false} "
+        "passages absents de leur source ; "
+    ),
+    note_rates=(
+        "taux de citations inventées {fabricated_rate:.1%} ({fabricated} sur "
+        "{citations} citations), taux de phrases non étayées "
+        "{unsupported_rate:.1%} ({unsupported} sur {sentences} phrases citées)"
+    ),
+    note_no_quotations="aucun passage cité",
+    note_diversity=(
+        "{count} sources distinctes citées (objectif {aim}) ; la plus citée "
+        "fournit {share:.0%}"
+    ),
+    note_no_prose="aucun texte",
+    note_readability=(
+        "{average:.1f} mots par phrase, {syllables:.2f} syllabes par mot, "
+        "indice de lisibilité de Flesch {flesch:.0f}"
+    ),
+    note_length="{words} mots pour un objectif de {target}",
 )
 
 _WORDS = {"en": ENGLISH, "es": SPANISH, "fr": FRENCH}

@@ -75,8 +75,20 @@ def find_themes(stage_input: StageInput, intent: IntentAnalysis) -> list[Theme]:
         document.id: relevance.document_terms(document.title, document.text, language)
         for document in documents
     }
+    topical = frozenset(
+        document.id
+        for document in documents
+        if relevance.topical(
+            intent.key_concepts, language, document.title, document.text
+        )
+    )
     scores = relevance.score_documents(
-        intent.key_concepts, language, corpus, terms, [d.id for d in documents]
+        intent.key_concepts,
+        language,
+        corpus,
+        terms,
+        [d.id for d in documents],
+        topical_ids=topical,
     )
 
     weights: dict[str, float] = {}

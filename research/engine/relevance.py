@@ -1,6 +1,7 @@
 """How well a text covers a set of words, weighted by their rarity in the
 corpus; shared by planning, search, verify and writing."""
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -152,6 +153,72 @@ class TopicScores:
 CORE_SIZE = 8
 TOPIC_RANKING_DEPTH = 100
 COVERAGE_WEIGHT = 0.4
+# A topic phrase counts as used when its words fall within this many extra
+# positions of each other ("energía de origen solar").
+PHRASE_SLACK = 2
+PHRASE_LIKENESS = 0.5
+OFF_TOPIC_LIKENESS = 0.6
+
+
+def topical(key_concepts: Sequence[str], language: str, title: str, body: str) -> bool:
+    """Return whether a document is about the topic rather than merely
+    sharing its words: its title names a topic word, or it uses one of the
+    topic's phrases (words close together), or, for a one-word topic, its
+    opening holds the word. "Horario de verano" mentions energy and the
+    solar noon, but is not about solar energy."""
+    topic = {text.stem(word) for word in concept_words(key_concepts, language)}
+    if not topic or any(
+        _same_word(stem, word) for stem in text.stems(title, language) for word in topic
+    ):
+        return True
+
+    opening = text.split_sentences(body[:600])[:1]
+    lead = set(text.stems(opening[0].text if opening else body[:300], language))
+    if 2 * len(lead & topic) > len(topic):
+        return True
+    return uses_topic_phrase(key_concepts, language, body)
+
+
+def _same_word(left: str, right: str) -> bool:
+    """Return whether two stems are one word's forms: equal, or one extends
+    the other ("gene", "genetic") by a few letters."""
+    if left == right:
+        return True
+    short, long = sorted((left, right), key=len)
+    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3
+
+
+def uses_topic_phrase(key_concepts: Sequence[str], language: str, body: str) -> bool:
+    """Return whether body uses one of the topic's multi-word phrases."""
+    phrases = _phrases(key_concepts, language)
+    if not phrases:
+        return False
+    sequence = text.stems(body, language)
+    return any(_near(sequence, phrase) for phrase in phrases)
+
+
+def _phrases(key_concepts: Sequence[str], language: str) -> list[list[str]]:
+    """Return the adjacent word pairs of the topic's phrases, as stems: a
+    document on "CRISPR gene editing" may speak of "gene editing" alone."""
+    pairs: list[list[str]] = []
+    for concept in key_concepts:
+        stems = [text.stem(word) for word in text.content_words(concept, language)]
+        for first, second in itertools.pairwise(stems):
+            if [first, second] not in pairs:
+                pairs.append([first, second])
+    return pairs
+
+
+def _near(sequence: list[str], phrase: list[str]) -> bool:
+    """Return whether every stem of phrase occurs within some window of
+    len(phrase) + PHRASE_SLACK consecutive stems of sequence."""
+    wanted = set(phrase)
+    width = len(phrase) + PHRASE_SLACK
+    return any(
+        wanted <= set(sequence[start : start + width])
+        for start, stem in enumerate(sequence)
+        if stem in wanted
+    )
 
 
 def score_documents(
@@ -160,8 +227,19 @@ def score_documents(
     corpus: "Corpus",
     documents: dict[str, DocumentTerms],
     retrieval_order: Sequence[str],
+    phrase_users: frozenset[str] = frozenset(),
+    topical_ids: frozenset[str] | None = None,
 ) -> TopicScores:
-    """Score documents (given in retrieval order, best first) on the topic."""
+    """Score documents (given in retrieval order, best first) on the topic.
+
+    Documents in `phrase_users` use one of the topic's phrases; they are
+    treated as at least PHRASE_LIKENESS alike to the core, which a small
+    core (a language with few documents on the topic) would otherwise deny.
+    When `topical_ids` is given, only those documents (see topical()) form
+    the core, and any other document scores nothing unless it is at least
+    OFF_TOPIC_LIKENESS alike to them: sharing the topic's words is not
+    being about it.
+    """
     terms = topic_terms(key_concepts, language, corpus, documents.values())
     coverage = {doc_id: terms.coverage(documents[doc_id]) for doc_id in retrieval_order}
     best = max(coverage.values(), default=0.0)
@@ -172,8 +250,14 @@ def score_documents(
     # in by one theme's query cannot steer what counts as on the topic.
     topic_rank = _topic_ranking(key_concepts, language, corpus)
     position = {doc_id: index for index, doc_id in enumerate(retrieval_order)}
+    eligible = [
+        doc_id
+        for doc_id in retrieval_order
+        if topical_ids is None or doc_id in topical_ids
+    ] or list(retrieval_order)
+    best = max(coverage[doc_id] for doc_id in eligible)
     core = sorted(
-        (doc_id for doc_id in retrieval_order if coverage[doc_id] >= 0.8 * best),
+        (doc_id for doc_id in eligible if coverage[doc_id] >= 0.8 * best),
         key=lambda doc_id: (
             -round(coverage[doc_id], 9),
             topic_rank.get(doc_id, len(topic_rank)),
@@ -188,6 +272,12 @@ def score_documents(
         doc_id: min(1.0, raw[doc_id] / reference) if reference > 0 else 0.0
         for doc_id in retrieval_order
     }
+    for doc_id in phrase_users & set(retrieval_order):
+        likeness[doc_id] = max(likeness[doc_id], PHRASE_LIKENESS)
+    if topical_ids is not None:
+        for doc_id in retrieval_order:
+            if doc_id not in topical_ids and likeness[doc_id] < OFF_TOPIC_LIKENESS:
+                coverage[doc_id] = likeness[doc_id] = 0.0
     return TopicScores(coverage, likeness)
 
 

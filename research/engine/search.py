@@ -1,18 +1,21 @@
-"""Search stage: BM25 retrieval for every planned query, fused by reciprocal
-rank and de-duplicated."""
+"""Search stage: BM25 retrieval for every planned query, and the scholarly
+web providers a session asks for, fused by reciprocal rank and
+de-duplicated."""
 
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from research.engine import relevance, text
-from research.exceptions import NothingFoundError
+from research.exceptions import NothingFoundError, StageError, TransientStageError
 from research.schemas import IntentAnalysis, ResearchPlan, SearchResult, Source
 from research.stages import StageInput
 
 if TYPE_CHECKING:
     from research.corpus import Document
+    from research.providers import ProviderOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ class _Fused:
     document: "Document"
     score: float = 0.0
     queries: list[str] = field(default_factory=list)
+    from_provider: bool = False
 
 
 def run(stage_input: StageInput) -> SearchResult:
@@ -38,15 +42,91 @@ def run(stage_input: StageInput) -> SearchResult:
     queries = planned_queries(plan)
 
     fused = _fuse(stage_input, intent, queries)
+    outcome = _ask_providers(stage_input, intent)
+    if outcome is not None:
+        _fuse_provider_hits(fused, outcome, intent)
     on_topic = _on_topic(stage_input, intent, fused)
     if not on_topic:
+        _fail_for_providers(outcome, intent)
         raise NothingFoundError(nothing_found_message(intent.topic))
 
     bound = SOURCES_PER_MAX * stage_input.options.max_sources
-    ranked = _deduplicate(on_topic)
-    sources = [_source(item, rank) for rank, item in enumerate(ranked[:bound], start=1)]
-    logger.info("Search for %r kept %d sources", intent.topic, len(sources))
-    return SearchResult(queries_executed=queries, sources=sources)
+    ranked = _deduplicate(on_topic)[:bound]
+    sources = [_source(item, rank) for rank, item in enumerate(ranked, start=1)]
+    logger.info(
+        "Session %s: search for %r kept %d sources",
+        stage_input.session_id or "-",
+        intent.topic,
+        len(sources),
+    )
+    if outcome is None:
+        return SearchResult(queries_executed=queries, sources=sources)
+
+    # Provider documents are kept beside the index so that later stages can
+    # check quotations against what the provider sent.
+    stage_input.corpus.keep_web_documents(
+        item.document for item in ranked if item.from_provider
+    )
+    return SearchResult(
+        queries_executed=queries,
+        sources=sources,
+        provider_queries=outcome.queries,
+        provider_failures=outcome.failures,
+    )
+
+
+def _ask_providers(
+    stage_input: StageInput, intent: IntentAnalysis
+) -> "ProviderOutcome | None":
+    """Return what the session's providers answered, or None when it uses
+    none."""
+    from research import providers
+
+    names = providers.chosen(stage_input.options.providers)
+    if not names:
+        return None
+    return providers.search(
+        names,
+        intent.topic,
+        session=stage_input.session_id,
+        check_stop=stage_input.check_stop,
+    )
+
+
+def _fuse_provider_hits(
+    fused: list[_Fused], outcome: "ProviderOutcome", intent: IntentAnalysis
+) -> None:
+    """Add provider results in the session's language to the fused list, each
+    provider's answer counting as one more ranked list."""
+    by_id = {item.document.id: item for item in fused}
+    for hit in outcome.hits:
+        if hit.document.language != intent.language:
+            continue
+        item = by_id.get(hit.document.id)
+        if item is None:
+            item = by_id[hit.document.id] = _Fused(hit.document, from_provider=True)
+            fused.append(item)
+        item.score += 1.0 / (RRF_K + hit.rank)
+        if hit.query not in item.queries:
+            item.queries.append(hit.query)
+
+
+def _fail_for_providers(
+    outcome: "ProviderOutcome | None", intent: IntentAnalysis
+) -> None:
+    """Raise the providers' failures as the reason when nothing was found and
+    every provider failed; a failed query is never taken as an empty answer."""
+    if outcome is None or not outcome.all_failed:
+        return
+
+    reasons = "; ".join(f"{f.provider}: {f.error}" for f in outcome.failures)
+    message = (
+        f"Nothing on “{intent.topic}” in the local corpus, and every provider "
+        f"failed: {reasons}"
+    )
+    if all(failure.transient for failure in outcome.failures):
+        raise TransientStageError(message)
+    raise StageError(message)
 
 
 def nothing_found_message(topic: str) -> str:
@@ -95,6 +175,20 @@ def _on_topic(
         stage_input.corpus,
         terms,
         [item.document.id for item in ranked],
+        frozenset(
+            item.document.id
+            for item in ranked
+            if relevance.uses_topic_phrase(
+                intent.key_concepts, language, item.document.text
+            )
+        ),
+        frozenset(
+            item.document.id
+            for item in ranked
+            if relevance.topical(
+                intent.key_concepts, language, item.document.title, item.document.text
+            )
+        ),
     )
     if max(scores.coverage.values(), default=0.0) < relevance.TOPIC_FLOOR:
         return []
@@ -104,14 +198,18 @@ def _on_topic(
 
 
 def _deduplicate(ranked: list[_Fused]) -> list[_Fused]:
-    """Drop later copies of a document: same id, same DOI or same title."""
+    """Drop later copies of a document: same id, same DOI, same URL or same
+    title. Passages of one work (its pages or sections) are not copies."""
     seen: set[str] = set()
     kept = []
     for item in ranked:
         document = item.document
-        keys = {f"id:{document.id}", f"title:{_normal_title(document.title)}"}
+        where = f"#{document.page or ''}:{document.locator or ''}"
+        keys = {f"id:{document.id}", f"title:{_normal_title(document.title)}{where}"}
         if document.doi:
-            keys.add(f"doi:{document.doi.casefold()}")
+            keys.add(f"doi:{document.doi.casefold()}{where}")
+        if document.url:
+            keys.add(f"url:{normal_url(document.url)}{where}")
         if keys & seen:
             continue
         seen |= keys
@@ -121,6 +219,16 @@ def _deduplicate(ranked: list[_Fused]) -> list[_Fused]:
 
 def _normal_title(title: str) -> str:
     return re.sub(r"\W+", " ", text.fold(title)).strip()
+
+
+def normal_url(url: str) -> str:
+    """Return a URL reduced to what names the resource: no scheme, "www.",
+    fragment, trailing slash or case in the host."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.casefold().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{host}{path}{query}"
 
 
 def _source(item: _Fused, rank: int) -> Source:
@@ -137,4 +245,6 @@ def _source(item: _Fused, rank: int) -> Source:
         retrieval_score=round(item.score, 6),
         rank=rank,
         matched_queries=item.queries,
+        page=document.page,
+        locator=document.locator,
     )

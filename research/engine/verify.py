@@ -69,8 +69,24 @@ def _score_all(
         for source in sources
     }
     order = [source.source_id for source in sources]
+    phrase_users = frozenset(
+        source.source_id
+        for source in sources
+        if relevance.uses_topic_phrase(intent.key_concepts, language, source.text)
+    )
+    topical = frozenset(
+        source.source_id
+        for source in sources
+        if relevance.topical(intent.key_concepts, language, source.title, source.text)
+    )
     topic = relevance.score_documents(
-        intent.key_concepts, language, stage_input.corpus, terms, order
+        intent.key_concepts,
+        language,
+        stage_input.corpus,
+        terms,
+        order,
+        phrase_users,
+        topical,
     )
     stage_input.check_stop()
 

@@ -308,6 +308,7 @@ def _render(
             source_id=sources[passage.source_index].source_id,
             section=section.plan.title,
             text=passage.text,
+            page=sources[passage.source_index].page,
         )
         for section in sections
         for passage in section.passages

@@ -112,9 +112,18 @@ class Command(BaseCommand):
 
         corpus = commands.add_parser("corpus", help="manage the local corpus")
         corpus_actions = corpus.add_subparsers(dest="corpus_action", required=True)
-        add = corpus_actions.add_parser("add", help="index JSON Lines or a folder")
+        add = corpus_actions.add_parser(
+            "add",
+            help="index JSON Lines, or PDF, HTML, Markdown and text files "
+            "(with BibTeX or RIS metadata beside them)",
+        )
         add.add_argument("path")
         corpus_actions.add_parser("stats", help="count the indexed documents")
+        corpus_actions.add_parser("list", help="list the files added to the library")
+        remove = corpus_actions.add_parser(
+            "remove", help="remove a library file and its passages"
+        )
+        remove.add_argument("id", help="the file's id, as `corpus list` shows it")
 
         watchdog = commands.add_parser(
             "watchdog", help="recover sessions whose worker died or job was lost"
@@ -300,12 +309,48 @@ class Command(BaseCommand):
         from research.corpus import get_corpus
 
         corpus = get_corpus()
-        if options["corpus_action"] == "stats":
+        action = options["corpus_action"]
+        if action == "stats":
             self.stdout.write(f"{corpus.count()} documents in {corpus.path}")
             return
 
-        report = corpus.add_path(options["path"])
-        self.stdout.write(str(report))
+        if action == "list":
+            self._corpus_list(corpus.library_items())
+            return
+
+        if action == "remove":
+            removed = corpus.remove_library_item(options["id"])
+            self.stdout.write(f"Removed {options['id']} and its {removed} passages.")
+            return
+
+        from research import library
+
+        path = options["path"]
+        if path.lower().endswith((".jsonl", ".json")):
+            self.stdout.write(str(corpus.add_path(path)))
+        else:
+            self.stdout.write(str(library.add_path(corpus, path)))
+
+    def _corpus_list(self, items: list[Any]) -> None:
+        if not items:
+            self.stdout.write("The library is empty; add files with `corpus add`.")
+            return
+
+        from rich.table import Table
+
+        table = Table(title="Library")
+        for column in ("ID", "File", "Title", "Kind", "Passages", "Added"):
+            table.add_column(column)
+        for item in items:
+            table.add_row(
+                item.id,
+                item.name,
+                _shorten(item.title, 50),
+                item.kind,
+                str(item.passages),
+                item.added_at,
+            )
+        self._print_rich(table)
 
     def _worker(self, options: dict[str, Any]) -> None:
         # The work-horse RQ forks for each job reads this to recognise its

@@ -1,0 +1,132 @@
+"""The library page: the files added to the corpus, an upload form for
+more, and (for staff) removal.
+
+The corpus is shared by every user, so removing a file is for staff only.
+"""
+
+import logging
+import tempfile
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from research import library
+from research.corpus import get_corpus
+from research.exceptions import CorpusError
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DOCUMENT_SUFFIXES = sorted(library.DOCUMENT_KINDS)
+METADATA_SUFFIXES = sorted(library.METADATA_SUFFIXES)
+
+
+class LibraryUploadForm(forms.Form):
+    document = forms.FileField(
+        help_text=f"PDF, HTML, Markdown or text; at most "
+        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+    )
+    metadata = forms.FileField(
+        required=False,
+        help_text="Optional BibTeX (.bib) or RIS (.ris) entry for the document.",
+    )
+
+    def clean_document(self) -> object:
+        return _checked(self.cleaned_data["document"], DOCUMENT_SUFFIXES)
+
+    def clean_metadata(self) -> object:
+        upload = self.cleaned_data.get("metadata")
+        return _checked(upload, METADATA_SUFFIXES) if upload else None
+
+
+def _checked(upload: object, suffixes: list[str]) -> object:
+    name = Path(str(getattr(upload, "name", ""))).name
+    size = int(getattr(upload, "size", 0))
+    if Path(name).suffix.lower() not in suffixes:
+        raise forms.ValidationError(
+            f"{name or 'The file'} is not one of: {', '.join(suffixes)}."
+        )
+    if size > MAX_UPLOAD_BYTES:
+        raise forms.ValidationError(
+            f"{name} is {size // (1024 * 1024)} MB; the limit is "
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        )
+    if size == 0:
+        raise forms.ValidationError(f"{name} is empty.")
+    return upload
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def library_page(request: HttpRequest) -> HttpResponse:
+    corpus = get_corpus()
+    form = LibraryUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        report = _add_upload(form)
+        if report.files:
+            messages.success(request, str(report).splitlines()[0])
+        elif report.duplicates:
+            messages.info(request, "That file is already in the library.")
+        else:
+            for problem in report.problems:
+                form.add_error("document", problem)
+        if not form.errors:
+            return redirect("monitoring-library")
+
+    return render(
+        request,
+        "monitoring/library.html",
+        {"form": form, "items": corpus.library_items()},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def library_remove(request: HttpRequest, item_id: str) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may remove library files.")
+
+    try:
+        removed = get_corpus().remove_library_item(item_id)
+    except CorpusError as error:
+        messages.error(request, str(error))
+    else:
+        logger.info(
+            "Library file %s removed by %s (%d passages)",
+            item_id,
+            request.user.get_username(),
+            removed,
+        )
+        messages.success(request, f"Removed {item_id} and its {removed} passages.")
+    return redirect("monitoring-library")
+
+
+def _add_upload(form: LibraryUploadForm) -> library.LibraryReport:
+    """Save the uploads to a private folder and add the document."""
+    document = form.cleaned_data["document"]
+    metadata = form.cleaned_data.get("metadata")
+    name = Path(document.name).name
+    report = library.LibraryReport(path=name)
+    with tempfile.TemporaryDirectory(prefix="prowzi-upload-") as folder:
+        saved = _save(document, Path(folder))
+        entries: list[library.Metadata] = []
+        if metadata is not None:
+            entries = library.read_metadata_file(_save(metadata, Path(folder)), report)
+        library.add_file(get_corpus(), saved, report, entries=entries, name=name)
+    return report
+
+
+def _save(upload: object, folder: Path) -> Path:
+    # Only the base name is kept: an uploaded name may carry a path.
+    path = folder / Path(str(getattr(upload, "name", "upload"))).name
+    with path.open("wb") as handle:
+        for chunk in upload.chunks():  # type: ignore[attr-defined]
+            handle.write(chunk)
+    return path
