@@ -2,7 +2,9 @@
 
     demo   install into .venv, configure, start Redis, a worker and the web
            server, run one research session and say where to look
-    test   install into .venv, then ruff and pytest (extra arguments go to pytest)
+    test   install into .venv, then ruff, then pytest on SQLite and on a scratch
+           PostgreSQL (--database sqlite|postgres|both; other arguments go
+           to pytest)
     stop   stop the services `demo` started
 
 Standard library only: it runs with the machine's python3 before anything is
@@ -16,6 +18,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from prowzi_site import services
+from prowzi_site import postgres, services
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -38,6 +41,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 DOTENV = ROOT / ".env"
 DATA = ROOT / "prowzi_data"
 LOGS = DATA / "logs"
+CHROMIUM = "/usr/bin/chromium"
 PIDS = DATA / "pids"
 PASSWORD_FILE = DATA / "operator-password"
 
@@ -46,6 +50,9 @@ DEFAULT_PROMPT = "Write a literature review on renewable energy and the power gr
 DEFAULT_WEB_PORT = 8000
 LOOPBACK = {"127.0.0.1", "localhost"}
 STOP_COMMAND = "python3 -m prowzi_site.bootstrap stop"
+# Points the test suite at a PostgreSQL database (see tests/environment.py).
+TEST_DATABASE_URL = "PROWZI_TEST_DATABASE_URL"
+TEST_DATABASES = ("both", "sqlite", "postgres")
 
 # What each service's command line contains; checked before signalling a
 # recorded process id, so a stale pids file never stops someone else's process.
@@ -125,7 +132,7 @@ def install_packages() -> None:
     log = LOGS / "install.log"
     say(f"Installing packages into .venv (log: {shown(log)})")
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
-    run_step("installing packages", [*pip, "-e", ".[dev]"], log)
+    run_step("installing packages", [*pip, "-e", ".[dev,tracing]"], log)
     INSTALL_STAMP.write_text(digest + "\n")
 
 
@@ -633,8 +640,10 @@ def demo(prompt: str) -> int:
     return code
 
 
-def test(pytest_args: list[str]) -> int:
+def test(pytest_args: list[str], database: str = "both") -> int:
+    """Run ruff, then pytest on each database asked for; 0 only if all passed."""
     install_packages()
+    ensure_chromium()
     env = test_env()
 
     say("Checking formatting: ruff format --check .")
@@ -642,17 +651,79 @@ def test(pytest_args: list[str]) -> int:
     say("Linting: ruff check .")
     check("ruff check", [str(BIN / "ruff"), "check", "."], env)
 
-    say(" ".join(["Running the tests: pytest", *pytest_args]))
+    results: dict[str, int] = {}
+    if database in ("sqlite", "both"):
+        results["SQLite"] = run_pytest("SQLite", pytest_args, env)
+    if database in ("postgres", "both"):
+        results["PostgreSQL"] = run_pytest_on_postgres(pytest_args, env)
+
+    for label, code in results.items():
+        say(f"pytest on {label}: {'passed' if code == 0 else f'exit code {code}'}")
+    failed = [code for code in results.values() if code != 0]
+    return failed[0] if failed else 0
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when it is missing.
+
+    Playwright drives this system browser; its own browser download is not
+    used. Without root or apt-get the browser tests skip (or fail under CI).
+    """
+    if Path(CHROMIUM).exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        say(f"{CHROMIUM} is missing and cannot be installed here; browser tests skip")
+        return
+
+    log = LOGS / "chromium-install.log"
+    say(f"Installing Debian's Chromium for the browser tests (log: {shown(log)})")
+    run_step("installing Chromium", ["apt-get", "update"], log)
+    run_step(
+        "installing Chromium",
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+        log,
+    )
+
+
+def run_pytest(label: str, pytest_args: list[str], env: dict[str, str]) -> int:
+    say(" ".join([f"Running the tests on {label}: pytest", *pytest_args]))
     finished = subprocess.run([str(BIN / "pytest"), *pytest_args], cwd=ROOT, env=env)
     if finished.returncode == 5:
         print("error: pytest collected no tests", file=sys.stderr)
     return finished.returncode
 
 
+def run_pytest_on_postgres(pytest_args: list[str], env: dict[str, str]) -> int:
+    """Start a scratch PostgreSQL, run pytest against it, stop it whatever happens."""
+    say(f"Starting a scratch PostgreSQL on loopback (log: {shown(LOGS)}/postgres-*)")
+    try:
+        server = postgres.start_postgres(LOGS)
+    except postgres.PostgresUnavailable as error:
+        raise StepFailed("starting PostgreSQL", str(error)) from None
+
+    # A CI runner that gives up sends SIGTERM: leave through the finally below.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        url = server.url()
+        # The cluster is deleted afterwards, so the test database need not be
+        # dropped; dropping it fails while any process a test started (an RQ
+        # work-horse outlives its worker's process group) is still connected.
+        args = ["--reuse-db", *pytest_args]
+        return run_pytest("PostgreSQL", args, {**env, TEST_DATABASE_URL: url})
+    finally:
+        say(f"Stopping the scratch PostgreSQL on port {server.port}")
+        postgres.stop_postgres(server)
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_env() -> dict[str, str]:
-    if setting("SECRET_KEY"):
-        return project_env()
-    return project_env(DEBUG="true")
+    env = project_env() if setting("SECRET_KEY") else project_env(DEBUG="true")
+    # pytest-django prefers this variable to pyproject's tests.settings, which
+    # points the suite at its scratch Redis and database; leave it to pyproject.
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # Chosen per run by --database, never inherited.
+    env.pop(TEST_DATABASE_URL, None)
+    return env
 
 
 def check(step: str, command: list[str], env: dict[str, str]) -> None:
@@ -693,7 +764,17 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="set up, start the services and run one research session"
     )
     run_demo.add_argument("--prompt", default=DEFAULT_PROMPT, help="what to research")
-    commands.add_parser("test", help="ruff, then pytest with any extra arguments")
+    run_tests = commands.add_parser(
+        "test",
+        help="ruff, then pytest with any extra arguments",
+        allow_abbrev=False,
+    )
+    run_tests.add_argument(
+        "--database",
+        choices=TEST_DATABASES,
+        default="both",
+        help="run the suite on SQLite, on a scratch PostgreSQL, or both (default)",
+    )
     commands.add_parser("stop", help="stop the services demo started")
     return parser
 
@@ -711,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "demo":
             return demo(options.prompt)
         if options.command == "test":
-            return test(extra)
+            return test(extra, options.database)
         return stop()
     except StepFailed as failure:
         report_failure(failure)

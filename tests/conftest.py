@@ -1,6 +1,7 @@
 """Real services for the tests: a Redis server, RQ worker processes and the
 `prowzi` command line, all sharing the test database file."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from prowzi_site import services
@@ -69,10 +71,10 @@ def redis_control(redis_server: str) -> Iterator[RedisServer]:
 
 def service_env(**overrides: str) -> dict[str, str]:
     """The environment of a process started by the tests: same settings,
-    pointed at the test database file rather than the unused default."""
+    pointed at the test database rather than the unused default."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "prowzi_site.settings"
-    env["DATABASE_URL"] = f"sqlite:///{environment.TEST_DATABASE}"
+    env["DATABASE_URL"] = environment.SERVICE_DATABASE_URL
     env.pop("PROWZI_TEST_DATABASE", None)
     env.update(overrides)
     return env
@@ -119,8 +121,18 @@ class Workers:
         return worker
 
     def stop_all(self) -> None:
+        # An RQ work-horse has its own process group and outlives its worker,
+        # so find the workers' children before stopping them.
+        children = []
+        for worker in self.started:
+            with contextlib.suppress(psutil.Error):
+                children += psutil.Process(worker.process.pid).children(recursive=True)
         for worker in self.started:
             services.stop(worker.process)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(children, timeout=10)
 
 
 @pytest.fixture
