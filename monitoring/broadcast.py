@@ -55,7 +55,7 @@ def flush(timeout: float = 5.0) -> bool:
     return sender.flush(timeout) if sender is not None else True
 
 
-def _summary(session_id: object) -> dict[str, Any] | None:
+def _summary(session_id: uuid.UUID | str) -> dict[str, Any] | None:
     session = ResearchSession.objects.filter(pk=session_id).first()
     if session is None:
         return None

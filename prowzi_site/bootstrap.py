@@ -2,8 +2,8 @@
 
     demo   install into .venv, configure, start Redis, a worker and the web
            server, run one research session and say where to look
-    test   install into .venv, then ruff, then pytest on SQLite and on a scratch
-           PostgreSQL (--database sqlite|postgres|both; other arguments go
+    test   install into .venv, then ruff and mypy, then pytest on SQLite and
+           on a scratch PostgreSQL (--database sqlite|postgres|both; other arguments go
            to pytest)
     stop   stop the services `demo` started
 
@@ -641,7 +641,7 @@ def demo(prompt: str) -> int:
 
 
 def test(pytest_args: list[str], database: str = "both") -> int:
-    """Run ruff, then pytest on each database asked for; 0 only if all passed."""
+    """Run ruff and mypy, then pytest on each database; 0 only if all passed."""
     install_packages()
     ensure_chromium()
     env = test_env()
@@ -650,6 +650,8 @@ def test(pytest_args: list[str], database: str = "both") -> int:
     check("ruff format", [str(BIN / "ruff"), "format", "--check", "."], env)
     say("Linting: ruff check .")
     check("ruff check", [str(BIN / "ruff"), "check", "."], env)
+    say("Type checking: mypy (strict, settings from pyproject.toml)")
+    check("mypy", [str(BIN / "mypy")], {**env, "DEBUG": "true"})
 
     results: dict[str, int] = {}
     if database in ("sqlite", "both"):

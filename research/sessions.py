@@ -1,5 +1,6 @@
 """Creating, finding, queueing and resuming research sessions."""
 
+import functools
 import hashlib
 import json
 import logging
@@ -149,9 +150,9 @@ def lease_is_dead(session: ResearchSession) -> bool:
     if session.lease_expires_at is None or session.lease_expires_at < timezone.now():
         return True
 
-    host, _, pid = session.lease_owner.rpartition(":")
-    if host == _hostname() and pid.isdigit():
-        return not _process_alive(int(pid))
+    pid = owner_pid_on_this_machine(session.lease_owner)
+    if pid is not None:
+        return not _process_alive(pid)
     return False
 
 
@@ -204,11 +205,51 @@ def lease_deadline() -> Any:
 
 
 def lease_owner_name() -> str:
-    return f"{_hostname()}:{os.getpid()}"
+    """Name this process as a lease holder: ``host:pid:machine``.
+
+    The host name is for people reading the admin; the machine identity
+    (boot id and PID namespace) is what makes a pid comparable, so two
+    containers or hosts that share a host name never judge each other's
+    processes.
+    """
+    return f"{_hostname()}:{os.getpid()}:{machine_identity()}"
+
+
+def owner_pid(owner: str) -> int | None:
+    """The process id in a lease owner name, or None when it has none."""
+    parts = owner.split(":")
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def owner_pid_on_this_machine(owner: str) -> int | None:
+    """The owner's pid when it names a process this one can see, else None."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[2] != machine_identity():
+        return None
+    return owner_pid(owner)
+
+
+@functools.cache
+def machine_identity() -> str:
+    """Identify this kernel boot and PID namespace (pids mean nothing outside).
+
+    Falls back to the host name alone where /proc is missing, which keeps
+    the fast path off for owners from elsewhere only as far as host names
+    are unique.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip().replace("-", "")[:12]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return _hostname().replace(":", "_")
+    return f"{boot}.{namespace}"
 
 
 def _hostname() -> str:
-    return os.uname().nodename
+    return os.uname().nodename.replace(":", "_")
 
 
 def _process_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ import pytest
 
 from prowzi_site import services
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
-from research.sessions import create_session, enqueue
+from research.sessions import create_session, enqueue, owner_pid
 from research.stages import STAGES
 from tests.conftest import LITERATURE_REVIEW, Workers
 
@@ -50,7 +50,9 @@ def _completed(session_id: Any) -> Callable[[], bool]:
 
 
 def _horse_pid(session_id: Any) -> int:
-    return int(_session(session_id).lease_owner.rpartition(":")[2])
+    pid = owner_pid(_session(session_id).lease_owner)
+    assert pid is not None
+    return pid
 
 
 def _reference_report(workers: Workers) -> str:

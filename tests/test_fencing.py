@@ -1,13 +1,22 @@
 """Exactly-once stage commits: a process that lost its lease writes nothing."""
 
+import subprocess
 import threading
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from research.exceptions import LeaseLostError, SessionStateError
 from research.leases import claim, record_event
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
-from research.sessions import create_session, mark_interrupted, request_resume
+from research.sessions import (
+    create_session,
+    lease_is_dead,
+    lease_owner_name,
+    mark_interrupted,
+    request_resume,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,3 +91,38 @@ def test_two_simultaneous_resume_requests_queue_one_run():
         thread.join()
 
     assert sorted(outcomes) == ["queued", "refused"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_holder_gone_on_this_machine_is_dead_before_its_lease_expires():
+    session = create_session("Write about the power grid")
+    assert claim(session.id) is not None
+    host, _, identity = lease_owner_name().split(":")
+    ResearchSession.objects.filter(pk=session.pk).update(
+        lease_owner=f"{host}:{_dead_pid()}:{identity}"
+    )
+    session.refresh_from_db()
+
+    assert lease_is_dead(session)
+
+
+def test_same_host_name_elsewhere_waits_for_the_lease_to_expire():
+    session = create_session("Write about the power grid")
+    assert claim(session.id) is not None
+    host = lease_owner_name().split(":")[0]
+    ResearchSession.objects.filter(pk=session.pk).update(
+        lease_owner=f"{host}:{_dead_pid()}:another-boot.4026531836"
+    )
+    session.refresh_from_db()
+
+    assert not lease_is_dead(session)
+    ResearchSession.objects.filter(pk=session.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    session.refresh_from_db()
+    assert lease_is_dead(session)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
-from research.sessions import create_session, enqueue
+from research.sessions import create_session, enqueue, owner_pid
 from research.stages import STAGES
 from tests.conftest import LITERATURE_REVIEW, Workers
 
@@ -52,9 +52,8 @@ def test_several_watchdogs_resume_a_dead_workers_session_exactly_once(
     for _ in range(WATCHDOGS):
         workers.start_watchdog()
 
-    horse = int(
-        ResearchSession.objects.get(pk=session.id).lease_owner.rpartition(":")[2]
-    )
+    horse = owner_pid(ResearchSession.objects.get(pk=session.id).lease_owner)
+    assert horse is not None
     os.kill(horse, signal.SIGKILL)
     os.killpg(doomed.process.pid, signal.SIGKILL)
     _wait_for(lambda: _status(session.id) == SessionStatus.COMPLETED, timeout=90)

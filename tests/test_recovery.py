@@ -9,7 +9,7 @@ import pytest
 
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
 from research.recovery import recover
-from research.sessions import create_session, enqueue
+from research.sessions import create_session, enqueue, owner_pid
 from tests.conftest import LITERATURE_REVIEW
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,8 +31,9 @@ def _stage_started(session_id: object, stage: str) -> Callable[[], bool]:
 
 
 def _horse_pid(session_id: object) -> int:
-    owner = ResearchSession.objects.get(pk=session_id).lease_owner
-    return int(owner.rpartition(":")[2])
+    pid = owner_pid(ResearchSession.objects.get(pk=session_id).lease_owner)
+    assert pid is not None
+    return pid
 
 
 def _completed_once_each(session_id: object) -> bool:
