@@ -6,9 +6,12 @@ The corpus is shared by every user, so removing a file is for staff only.
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -71,6 +74,10 @@ def library_page(request: HttpRequest) -> HttpResponse:
         report = _add_upload(form)
         if report.files:
             messages.success(request, str(report).splitlines()[0])
+            for failure in report.lookup_failures:
+                messages.warning(
+                    request, f"DOI lookup failed for {failure}; added without it."
+                )
         elif report.duplicates:
             messages.info(request, "That file is already in the library.")
         else:
@@ -119,8 +126,23 @@ def _add_upload(form: LibraryUploadForm) -> library.LibraryReport:
         entries: list[library.Metadata] = []
         if metadata is not None:
             entries = library.read_metadata_file(_save(metadata, Path(folder)), report)
-        library.add_file(get_corpus(), saved, report, entries=entries, name=name)
+        with _doi_lookup() as lookup:
+            library.add_file(
+                get_corpus(), saved, report, entries=entries, name=name, lookup=lookup
+            )
     return report
+
+
+@contextmanager
+def _doi_lookup() -> Iterator[library.DoiLookup | None]:
+    if not settings.PROWZI_DOI_LOOKUP:
+        yield None
+        return
+
+    from research.providers.doi import crossref_lookup
+
+    with crossref_lookup() as lookup:
+        yield lookup
 
 
 def _save(upload: object, folder: Path) -> Path:

@@ -220,6 +220,9 @@ PROWZI_PROVIDERS = [
 PROWZI_CONTACT_EMAIL = env_str("PROWZI_CONTACT_EMAIL", default="")
 PROWZI_PROVIDER_BASE_URLS: dict[str, str] = {}
 PROWZI_PROVIDER_CACHE_DIR = env_str("PROWZI_PROVIDER_CACHE_DIR", default="")
+# Fill a library upload's missing title, authors and date from Crossref by
+# its DOI (the command line asks with `corpus add --lookup-doi`).
+PROWZI_DOI_LOOKUP = env_bool("PROWZI_DOI_LOOKUP", default=False)
 PROWZI_ALERT_RETRIES = env_int("PROWZI_ALERT_RETRIES", default=5)
 PROWZI_ALERT_SLOW_FACTOR = env_float("PROWZI_ALERT_SLOW_FACTOR", default=3.0)
 

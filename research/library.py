@@ -3,9 +3,12 @@ corpus as passages that remember their page or section.
 
 A BibTeX or RIS file beside the documents supplies their title, authors,
 date and DOI; an entry describes the file its `file` field names, the file
-whose name is its key, or the document carrying its DOI. Every file is read
-on its own: a broken or encrypted one is reported and skipped while the rest
-go in. A file added before (same bytes) adds nothing.
+whose name is its key, or the document carrying its DOI. When a lookup is
+given (Crossref's DOI metadata, see research.providers.doi), a file with a DOI
+but no title, authors or date from such an entry gets them from the lookup;
+a failed lookup is reported and the file goes in with what it has. Every
+file is read on its own: a broken or encrypted one is reported and skipped
+while the rest go in. A file added before (same bytes) adds nothing.
 """
 
 import hashlib
@@ -13,7 +16,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -41,6 +44,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 # Long sections are cut at paragraph ends into passages of about this size,
 # so that one passage stays about one thing.
 PASSAGE_CHARS = 4000
+DOI_SEARCH_CHARS = 3000
 DOI_PATTERN = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 REFERENCES_HEADING = re.compile(
     r"^[ \t]*(?:\d+\.?[ \t]*)?(?:references|bibliography|literature cited|"
@@ -57,6 +61,10 @@ TITLE_LABELS = re.compile(
 
 class LibraryFileError(Exception):
     """Raised when one library file cannot be read; its message says why."""
+
+
+class MetadataLookupError(Exception):
+    """Raised by a DOI lookup that failed; the file is added without it."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,13 @@ class Metadata:
             file=self.file or other.file,
             key=self.key or other.key,
         )
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.title and self.authors and self.date)
+
+
+DoiLookup = Callable[[str], Metadata | None]
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,8 @@ class LibraryReport:
     duplicates: int = 0
     problems: list[str] = field(default_factory=list)
     item_ids: list[str] = field(default_factory=list)
+    looked_up: list[str] = field(default_factory=list)
+    lookup_failures: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [
@@ -114,10 +131,17 @@ class LibraryReport:
             "could not be read)."
         ]
         lines.extend(f"  skipped {problem}" for problem in self.problems)
+        lines.extend(f"  metadata by DOI for {name}" for name in self.looked_up)
+        lines.extend(
+            f"  DOI lookup failed for {failure}; added with the file's own metadata"
+            for failure in self.lookup_failures
+        )
         return "\n".join(lines)
 
 
-def add_path(corpus: "Corpus", path: Path | str) -> LibraryReport:
+def add_path(
+    corpus: "Corpus", path: Path | str, *, lookup: DoiLookup | None = None
+) -> LibraryReport:
     """Add a file or every supported file under a folder; raise CorpusError
     when the path is missing or nothing in it could be read."""
     source = Path(path)
@@ -132,7 +156,12 @@ def add_path(corpus: "Corpus", path: Path | str) -> LibraryReport:
 
     for document in documents:
         add_file(
-            corpus, document, report, entries=entries, name=_name(document, source)
+            corpus,
+            document,
+            report,
+            entries=entries,
+            name=_name(document, source),
+            lookup=lookup,
         )
 
     if report.files == 0 and report.duplicates == 0:
@@ -149,6 +178,7 @@ def add_file(
     *,
     entries: Sequence[Metadata] = (),
     name: str | None = None,
+    lookup: DoiLookup | None = None,
 ) -> None:
     """Add one document file, recording the outcome in report."""
     shown = name or path.name
@@ -165,7 +195,10 @@ def add_file(
         logger.warning("Library: skipped %s: %s", shown, error)
         return
 
-    metadata = _matching_entry(entries, path, parsed.metadata).over(parsed.metadata)
+    entry = _matching_entry(entries, path, parsed.metadata)
+    if lookup is not None:
+        entry = entry.over(_looked_up(lookup, entry, parsed.metadata, shown, report))
+    metadata = entry.over(parsed.metadata)
     item = _item(file_hash, shown, parsed.kind, metadata)
     passages = _documents(item.id, parsed, metadata, shown)
     added, _ = corpus.add_library_item(item, file_hash, passages)
@@ -417,6 +450,12 @@ def _pdf_year(reader: Any) -> str | None:
     return found.group(1) if found else None
 
 
+def _leading_doi(text: str) -> str | None:
+    # A paper prints its own DOI near the top; DOIs further down are most
+    # likely those of the works it cites.
+    return _find_doi(text[:DOI_SEARCH_CHARS])
+
+
 def _find_doi(text: str) -> str | None:
     found = DOI_PATTERN.search(text)
     return found.group(1).rstrip(".,;)]").casefold() if found else None
@@ -448,7 +487,9 @@ def _read_markdown(text: str) -> ParsedFile:
     ]
     if title is None:
         title = next((name for name, _ in sections if name), None)
-    return ParsedFile("markdown", Metadata(title=title), passages)
+    return ParsedFile(
+        "markdown", Metadata(title=title, doi=_leading_doi(text)), passages
+    )
 
 
 def _plain_markdown(text: str) -> str:
@@ -467,7 +508,7 @@ def _read_text(text: str) -> ParsedFile:
         title = first
         paragraphs = _paragraphs(text.strip()[len(first) :])
     passages = [Passage(chunk) for chunk in _chunks(paragraphs)]
-    return ParsedFile("text", Metadata(title=title), passages)
+    return ParsedFile("text", Metadata(title=title, doi=_leading_doi(text)), passages)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -582,7 +623,8 @@ def _read_html(text: str) -> ParsedFile:
         or (" ".join(parser.title.split()) or None),
         authors=tuple(meta.get("citation_author", []) or meta.get("dc.creator", [])),
         date=_first(meta, "citation_publication_date", "citation_date", "dc.date"),
-        doi=_normal_doi(_first(meta, "citation_doi", "dc.identifier")),
+        doi=_normal_doi(_first(meta, "citation_doi", "dc.identifier"))
+        or _leading_doi(" ".join(passage.text for passage in passages[:3])),
     )
     return ParsedFile("html", metadata, passages)
 
@@ -732,6 +774,33 @@ def _matching_entry(
             if entry.doi and entry.doi == found.doi:
                 return entry
     return Metadata()
+
+
+def _looked_up(
+    lookup: DoiLookup,
+    entry: Metadata,
+    found: Metadata,
+    name: str,
+    report: LibraryReport,
+) -> Metadata:
+    """Return the DOI record's metadata for a file its entry leaves
+    incomplete; the record ranks above what was guessed from the file."""
+    doi = entry.doi or found.doi
+    if not doi or entry.complete:
+        return Metadata()
+
+    try:
+        record = lookup(doi)
+    except MetadataLookupError as error:
+        report.lookup_failures.append(f"{name} ({doi}): {error}")
+        logger.warning("Library: DOI lookup failed for %s (%s): %s", name, doi, error)
+        return Metadata()
+
+    if record is None:
+        report.lookup_failures.append(f"{name} ({doi}): no record for this DOI")
+        return Metadata()
+    report.looked_up.append(f"{name} ({doi})")
+    return replace(record, doi=doi, file=None, key=None)
 
 
 # Passages as corpus documents

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from research import providers
 from research.corpus import Corpus, get_corpus
@@ -493,3 +495,138 @@ def test_fetching_downloads_a_pdf_when_the_test_allows_loopback(server):
     assert fetched.content_type == "application/pdf"
     assert fetched.body == pdf.read_bytes()
     assert fetched.url.endswith("/paper.pdf")
+
+
+# DOI metadata for library files.
+
+KNOWN_DOI = "10.1371/journal.pone.0033693"
+KNOWN_TITLE = "Methylphenidate Exposure Induces Dopamine Neuron Loss"
+
+
+@pytest.fixture
+def lookup_settings(settings, server, tmp_path):
+    settings.PROWZI_CORPUS_PATH = tmp_path / "doi" / "corpus.sqlite3"
+    settings.PROWZI_PROVIDER_BASE_URLS = {"crossref": server.url}
+    settings.PROWZI_PROVIDER_CACHE_DIR = str(tmp_path / "provider-cache")
+    settings.PROWZI_CONTACT_EMAIL = CONTACT
+    Corpus(settings.PROWZI_CORPUS_PATH, default_documents=False)
+    server.add(
+        f"/works/{KNOWN_DOI}",
+        *cassette_replies(
+            crossref_cassette("test-works", "test_works_with_one_id.yaml")
+        ),
+    )
+    server.add(
+        "/works/10.1371/notarealdoi",
+        *cassette_replies(
+            crossref_cassette("test-works", "test_works_bad_id_warn.yaml")
+        ),
+    )
+    return settings
+
+
+def _note(folder: Path, name: str, doi: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(
+        f"Notes on dopamine neurons in mice.\n\nSee doi:{doi} for the study.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _library_passage(settings) -> dict[str, object]:
+    corpus = Corpus(settings.PROWZI_CORPUS_PATH)
+    [item] = corpus.library_items()
+    [hit] = [h for h in corpus.search("dopamine neurons", limit=5)]
+    return {
+        "title": item.title,
+        "authors": hit.document.authors,
+        "date": hit.document.date,
+        "doi": hit.document.doi,
+    }
+
+
+def test_corpus_add_fills_missing_metadata_from_crossref_by_doi(
+    lookup_settings, server, tmp_path, capsys
+):
+    note = _note(tmp_path / "notes", "dopamine.md", KNOWN_DOI)
+
+    call_command("prowzi", "corpus", "add", str(note), "--lookup-doi")
+
+    found = _library_passage(lookup_settings)
+    assert str(found["title"]).startswith(KNOWN_TITLE)
+    assert found["date"] == "2012" and found["doi"] == KNOWN_DOI
+    assert "Smeyne" in " ".join(found["authors"])
+    assert f"metadata by DOI for dopamine.md ({KNOWN_DOI})" in capsys.readouterr().out
+    [request] = server.seen(f"/works/{KNOWN_DOI}")
+    assert request.query["mailto"] == [CONTACT]
+
+
+def test_an_unknown_doi_adds_the_file_with_its_own_metadata(
+    lookup_settings, tmp_path, capsys
+):
+    note = _note(tmp_path / "notes", "unknown.md", "10.1371/notarealdoi")
+
+    call_command("prowzi", "corpus", "add", str(note), "--lookup-doi")
+
+    found = _library_passage(lookup_settings)
+    assert found["title"] == "unknown" and found["authors"] == ()
+    output = capsys.readouterr().out
+    assert "Added 1 files" in output
+    assert "DOI lookup failed for unknown.md (10.1371/notarealdoi)" in output
+
+
+def test_a_failing_lookup_is_reported_and_the_file_still_goes_in(
+    lookup_settings, server, tmp_path, capsys
+):
+    server.add("/works/10.5555/refused", Reply(400, b"Bad request", ()))
+    note = _note(tmp_path / "notes", "refused.md", "10.5555/refused")
+
+    call_command("prowzi", "corpus", "add", str(note), "--lookup-doi")
+
+    assert _library_passage(lookup_settings)["title"] == "refused"
+    assert "HTTP 400" in capsys.readouterr().out
+
+
+def test_complete_bibtex_metadata_needs_no_lookup(lookup_settings, server, tmp_path):
+    folder = tmp_path / "notes"
+    _note(folder, "dopamine.md", KNOWN_DOI)
+    (folder / "refs.bib").write_text(
+        "@article{dopamine, title={My own title}, author={Roe, Jane}, "
+        f"year={{2013}}, doi={{{KNOWN_DOI}}}}}\n",
+        encoding="utf-8",
+    )
+
+    call_command("prowzi", "corpus", "add", str(folder), "--lookup-doi")
+
+    assert _library_passage(lookup_settings)["title"] == "My own title"
+    assert server.seen(f"/works/{KNOWN_DOI}") == []
+
+
+def test_without_lookup_nothing_is_asked(lookup_settings, server, tmp_path):
+    note = _note(tmp_path / "notes", "dopamine.md", KNOWN_DOI)
+
+    call_command("prowzi", "corpus", "add", str(note))
+
+    assert _library_passage(lookup_settings)["title"] == "dopamine"
+    assert server.seen(f"/works/{KNOWN_DOI}") == []
+
+
+@pytest.mark.django_db
+def test_library_upload_looks_up_the_doi_when_configured(
+    client, django_user_model, lookup_settings
+):
+    lookup_settings.PROWZI_DOI_LOOKUP = True
+    client.force_login(django_user_model.objects.create_user("reader", password="x"))
+    upload = SimpleUploadedFile(
+        "dopamine.md",
+        f"Dopamine neurons.\n\ndoi:{KNOWN_DOI}\n".encode(),
+        "text/markdown",
+    )
+
+    response = client.post("/library/", {"document": upload}, follow=True)
+
+    assert response.status_code == 200
+    [item] = Corpus(lookup_settings.PROWZI_CORPUS_PATH).library_items()
+    assert item.title.startswith(KNOWN_TITLE)

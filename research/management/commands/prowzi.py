@@ -118,6 +118,12 @@ class Command(BaseCommand):
             "(with BibTeX or RIS metadata beside them)",
         )
         add.add_argument("path")
+        add.add_argument(
+            "--lookup-doi",
+            action="store_true",
+            help="fill a file's missing title, authors and date from Crossref "
+            "by its DOI (needs the network)",
+        )
         corpus_actions.add_parser("stats", help="count the indexed documents")
         corpus_actions.add_parser("list", help="list the files added to the library")
         remove = corpus_actions.add_parser(
@@ -324,10 +330,14 @@ class Command(BaseCommand):
             return
 
         from research import library
+        from research.providers.doi import crossref_lookup
 
         path = options["path"]
         if path.lower().endswith((".jsonl", ".json")):
             self.stdout.write(str(corpus.add_path(path)))
+        elif options["lookup_doi"]:
+            with crossref_lookup() as lookup:
+                self.stdout.write(str(library.add_path(corpus, path, lookup=lookup)))
         else:
             self.stdout.write(str(library.add_path(corpus, path)))
 
