@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -32,8 +33,17 @@ METADATA_SUFFIXES = sorted(library.METADATA_SUFFIXES)
 
 class LibraryUploadForm(forms.Form):
     document = forms.FileField(
+        required=False,
         help_text=f"PDF, HTML, Markdown or text; at most "
-        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+    )
+    link = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=2000,
+        label="Or a link",
+        help_text="An open-access PDF or web page, such as one a source links "
+        "to. Links to private or local addresses are refused.",
     )
     metadata = forms.FileField(
         required=False,
@@ -41,7 +51,16 @@ class LibraryUploadForm(forms.Form):
     )
 
     def clean_document(self) -> object:
-        return _checked(self.cleaned_data["document"], DOCUMENT_SUFFIXES)
+        upload = self.cleaned_data.get("document")
+        return _checked(upload, DOCUMENT_SUFFIXES) if upload else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        has_document = cleaned.get("document") is not None
+        has_link = bool(cleaned.get("link"))
+        if has_document == has_link and not self.errors:
+            raise forms.ValidationError("Choose a file to upload or give a link.")
+        return cleaned
 
     def clean_metadata(self) -> object:
         upload = self.cleaned_data.get("metadata")
@@ -68,28 +87,24 @@ def _checked(upload: object, suffixes: list[str]) -> object:
 @login_required
 @require_http_methods(["GET", "POST"])
 def library_page(request: HttpRequest) -> HttpResponse:
-    corpus = get_corpus()
-    form = LibraryUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        report = _add_upload(form)
-        if report.files:
-            messages.success(request, str(report).splitlines()[0])
-            for failure in report.lookup_failures:
-                messages.warning(
-                    request, f"DOI lookup failed for {failure}; added without it."
-                )
-        elif report.duplicates:
-            messages.info(request, "That file is already in the library.")
-        else:
-            for problem in report.problems:
-                form.add_error("document", problem)
+    if request.method != "POST":
+        return _page(request, LibraryUploadForm())
+
+    form = LibraryUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        report = _add(form)
+        if report is not None:
+            _tell(request, form, report)
         if not form.errors:
             return redirect("monitoring-library")
+    return _page(request, form)
 
+
+def _page(request: HttpRequest, form: LibraryUploadForm) -> HttpResponse:
     return render(
         request,
         "monitoring/library.html",
-        {"form": form, "items": corpus.library_items()},
+        {"form": form, "items": get_corpus().library_items()},
         status=400 if form.errors else 200,
     )
 
@@ -113,6 +128,37 @@ def library_remove(request: HttpRequest, item_id: str) -> HttpResponse:
         )
         messages.success(request, f"Removed {item_id} and its {removed} passages.")
     return redirect("monitoring-library")
+
+
+def _tell(
+    request: HttpRequest, form: LibraryUploadForm, report: library.LibraryReport
+) -> None:
+    """Say what adding did: a message, or the form's errors."""
+    if report.files:
+        messages.success(request, str(report).splitlines()[0])
+        for failure in report.lookup_failures:
+            messages.warning(
+                request, f"DOI lookup failed for {failure}; added without it."
+            )
+    elif report.duplicates:
+        messages.info(request, "That file is already in the library.")
+    else:
+        for problem in report.problems:
+            form.add_error("document", problem)
+
+
+def _add(form: LibraryUploadForm) -> library.LibraryReport | None:
+    """Add the upload or the link; None, with the form's error, on failure."""
+    link = form.cleaned_data.get("link")
+    if not link:
+        return _add_upload(form)
+
+    with _doi_lookup() as lookup:
+        try:
+            return library.add_url(get_corpus(), link, lookup=lookup)
+        except CorpusError as error:
+            form.add_error("link", str(error))
+            return None
 
 
 def _add_upload(form: LibraryUploadForm) -> library.LibraryReport:

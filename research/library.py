@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,11 +24,13 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from research.exceptions import CorpusError
 
 if TYPE_CHECKING:
     from research.corpus import Corpus, Document
+    from research.providers.guard import Fetched
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,70 @@ def add_path(
         raise CorpusError(f"No usable documents in {source}: {detail}.")
     logger.info("Library %s: %s", corpus.path, str(report).splitlines()[0])
     return report
+
+
+def add_url(
+    corpus: "Corpus",
+    url: str,
+    *,
+    fetch: "Callable[[str], Fetched] | None" = None,
+    lookup: DoiLookup | None = None,
+) -> LibraryReport:
+    """Download a page or PDF (such as one a provider links to) and add it;
+    raise CorpusError when it cannot be fetched or read.
+
+    The download goes through the address guard, so a link to a private,
+    loopback or link-local address is refused before anything connects.
+    """
+    from research.exceptions import ProviderError, UnsafeAddressError
+    from research.providers import guard
+
+    try:
+        fetched = (fetch or guard.fetch)(url)
+    except (UnsafeAddressError, ProviderError) as error:
+        raise CorpusError(f"Cannot add {url}: {error}") from error
+
+    suffix = _suffix_for(fetched)
+    if suffix is None:
+        raise CorpusError(
+            f"Cannot add {url}: its content type "
+            f"{fetched.content_type or '(none)'} is not PDF, HTML, Markdown or text."
+        )
+
+    report = LibraryReport(path=url)
+    with tempfile.TemporaryDirectory(prefix="prowzi-fetch-") as folder:
+        # The saved file's name is fixed: nothing from the URL becomes a path.
+        saved = Path(folder) / f"download{suffix}"
+        saved.write_bytes(fetched.body)
+        entry = Metadata(url=fetched.url, file=saved.name)
+        add_file(
+            corpus, saved, report, entries=[entry], name=fetched.url, lookup=lookup
+        )
+
+    if report.problems:
+        raise CorpusError(f"Cannot add {url}: {'; '.join(report.problems)}.")
+    logger.info("Library %s: %s", corpus.path, str(report).splitlines()[0])
+    return report
+
+
+def _suffix_for(fetched: "Fetched") -> str | None:
+    by_type = {
+        "application/pdf": ".pdf",
+        "text/html": ".html",
+        "application/xhtml+xml": ".html",
+        "text/markdown": ".md",
+        "text/plain": ".txt",
+    }
+    if fetched.content_type in by_type:
+        return by_type[fetched.content_type]
+
+    # Servers often send PDFs as a generic binary type.
+    suffix = Path(urlsplit(fetched.url).path).suffix.lower()
+    if fetched.content_type in ("", "application/octet-stream") and (
+        suffix in DOCUMENT_KINDS
+    ):
+        return suffix
+    return None
 
 
 def add_file(

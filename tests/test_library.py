@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from pypdf import PdfReader, PdfWriter
 
 from research import library
 from research.corpus import Corpus
 from research.exceptions import CorpusError
+from research.providers import guard
 from research.stages import final_draft
 from tests.conftest import shared_path
 from tests.engine_helpers import run_stages
+from tests.replay_server import Reply, replay_server
 
 PAPERS = (
     "bmc_10.1186_1752-2897-4-1.pdf",
@@ -368,3 +371,92 @@ def test_only_staff_may_remove_a_file(client, member, staff, library_settings):
     assert refused.status_code == 403
     assert removed.status_code == 302
     assert corpus.library_items() == []
+
+
+# Adding a document by its link.
+
+
+def _trusting_fetch(url: str) -> guard.Fetched:
+    # The guard refuses loopback addresses, which is where the test server
+    # listens; this check lets it through for these tests only.
+    return guard.fetch(url, allowed=lambda address: address.is_loopback)
+
+
+def test_a_linked_pdf_is_added_with_its_pages_and_link(empty):
+    pdf = (shared_path("pdfs", "cc_by_verified") / PAPERS[0]).read_bytes()
+    with replay_server() as server:
+        server.add("/oa/paper", Reply(200, pdf, (("Content-Type", "application/pdf"),)))
+        link = f"{server.url}/oa/paper"
+
+        report = library.add_url(empty, link, fetch=_trusting_fetch)
+
+    assert report.files == 1 and report.passages > 1
+    [item] = empty.library_items()
+    assert item.kind == "pdf" and item.name == link
+    first_page = empty.get(f"library:{item.id}:1")
+    assert first_page is not None and first_page.page == 1
+    assert first_page.url == link and first_page.doi == "10.1186/1752-2897-4-1"
+
+
+def test_a_linked_file_of_another_type_is_refused_clearly(empty):
+    with replay_server() as server:
+        server.add("/figure", Reply(200, b"\x89PNG", (("Content-Type", "image/png"),)))
+
+        with pytest.raises(CorpusError, match="image/png is not PDF, HTML"):
+            library.add_url(empty, f"{server.url}/figure", fetch=_trusting_fetch)
+
+    assert empty.library_items() == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "localhost", "169.254.169.254", "10.0.0.8", "[::1]"],
+)
+def test_links_to_private_loopback_and_link_local_addresses_are_refused(
+    settings, tmp_path, host
+):
+    settings.PROWZI_CORPUS_PATH = tmp_path / "cli" / "corpus.sqlite3"
+    Corpus(settings.PROWZI_CORPUS_PATH, default_documents=False)
+    with replay_server() as server:
+        port = server.url.rsplit(":", 1)[1]
+        server.add("/paper.pdf", Reply(200, b"%PDF-1.4", ()))
+
+        with pytest.raises(CommandError, match="non-public address"):
+            call_command("prowzi", "corpus", "add", f"http://{host}:{port}/paper.pdf")
+
+        assert server.seen("/paper.pdf") == []
+    assert Corpus(settings.PROWZI_CORPUS_PATH).library_items() == []
+
+
+@pytest.mark.django_db
+def test_library_page_refuses_a_link_to_this_machine(client, member, library_settings):
+    client.force_login(member)
+    with replay_server() as server:
+        server.add("/paper.pdf", Reply(200, b"%PDF-1.4", ()))
+
+        response = client.post("/library/", {"link": f"{server.url}/paper.pdf"})
+
+        assert server.seen("/paper.pdf") == []
+    assert response.status_code == 400
+    assert b"non-public address (127.0.0.1)" in response.content
+    assert Corpus(library_settings.PROWZI_CORPUS_PATH).library_items() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, b"Choose a file to upload or give a link."),
+        ({"link": "javascript:alert(1)"}, b"Enter a valid URL."),
+        ({"link": "file:///etc/passwd"}, b"Enter a valid URL."),
+    ],
+)
+def test_library_page_needs_one_valid_file_or_link(
+    client, member, library_settings, data, message
+):
+    client.force_login(member)
+
+    response = client.post("/library/", data)
+
+    assert response.status_code == 400
+    assert message in response.content

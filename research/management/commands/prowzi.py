@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
@@ -117,7 +118,7 @@ class Command(BaseCommand):
             help="index JSON Lines, or PDF, HTML, Markdown and text files "
             "(with BibTeX or RIS metadata beside them)",
         )
-        add.add_argument("path")
+        add.add_argument("path", help="a file, a folder, or an http(s) link")
         add.add_argument(
             "--lookup-doi",
             action="store_true",
@@ -335,11 +336,17 @@ class Command(BaseCommand):
         path = options["path"]
         if path.lower().endswith((".jsonl", ".json")):
             self.stdout.write(str(corpus.add_path(path)))
-        elif options["lookup_doi"]:
-            with crossref_lookup() as lookup:
-                self.stdout.write(str(library.add_path(corpus, path, lookup=lookup)))
-        else:
-            self.stdout.write(str(library.add_path(corpus, path)))
+            return
+
+        with ExitStack() as stack:
+            lookup = None
+            if options["lookup_doi"]:
+                lookup = stack.enter_context(crossref_lookup())
+            if path.startswith(("http://", "https://")):
+                report = library.add_url(corpus, path, lookup=lookup)
+            else:
+                report = library.add_path(corpus, path, lookup=lookup)
+        self.stdout.write(str(report))
 
     def _corpus_list(self, items: list[Any]) -> None:
         if not items:
