@@ -1,4 +1,5 @@
-"""Forms of the dashboard: a new session, history filters, re-run from a stage.
+"""Forms of the dashboard: a new session, history filters, re-run from a
+stage, and a report export.
 
 The new-session form takes its choices and bounds from ResearchOptions and
 leaves the final word to research.requests, so the web form and the command
@@ -13,6 +14,7 @@ import annotated_types
 from django import forms
 from django.conf import settings
 
+from research import exports
 from research.exceptions import InvalidRequestError
 from research.models import SessionStatus
 from research.requests import MAX_PROMPT_CHARS, clean_options, clean_prompt
@@ -28,6 +30,12 @@ LABELS = {
     "en": "English",
     "es": "Spanish",
     "fr": "French",
+}
+EXPORT_LABELS = {
+    "md": "Markdown",
+    "html": "HTML",
+    "docx": "Word (DOCX)",
+    "bibtex": "BibTeX",
 }
 
 
@@ -163,3 +171,34 @@ class SessionFilterForm(forms.Form):
 
 class RerunForm(forms.Form):
     stage = forms.ChoiceField(choices=[(stage, stage) for stage in STAGES])
+
+
+class ExportForm(forms.Form):
+    """The report's export format and citation style, as query parameters.
+
+    Both are required: a link that leaves one out is refused rather than
+    guessed, so a file's name always says what is in it.
+    """
+
+    format = forms.ChoiceField(
+        choices=[(name, EXPORT_LABELS.get(name, name)) for name in exports.FORMATS],
+        initial="docx",
+    )
+    style = forms.ChoiceField(
+        label="Citation style",
+        choices=[(name, LABELS.get(name, name.title())) for name in exports.STYLES],
+    )
+
+    def refusal(self) -> str:
+        """Why the request was refused, naming what is accepted; the values
+        sent are not repeated back."""
+        reasons = []
+        if "format" in self.errors:
+            reasons.append(
+                "The export format must be one of " + ", ".join(exports.FORMATS) + "."
+            )
+        if "style" in self.errors:
+            reasons.append(
+                "The citation style must be one of " + ", ".join(exports.STYLES) + "."
+            )
+        return " ".join(reasons)

@@ -18,6 +18,7 @@ from markdown_it.token import Token
 from pydantic import BaseModel
 
 from monitoring.telemetry import workflow_metrics
+from research import exports
 from research.checkpoints import load_results
 from research.exceptions import CheckpointMismatchError
 from research.models import ResearchSession
@@ -157,6 +158,8 @@ class Results:
     """Everything the session page shows below the stage table."""
 
     draft: WritingResult | None = None
+    # The citation style the export form offers first: the report's own.
+    export_style: str = "ieee"
     report_markdown: str = ""
     report_html: str = ""
     sources: list[SourceEntry] = field(default_factory=list)
@@ -204,6 +207,7 @@ def _fill_report(
     results: Results, session: ResearchSession, stages: dict[str, BaseModel]
 ) -> None:
     results.draft = final_draft(stages)
+    results.export_style = exports.written_style(stages.get("intent"))
     if results.draft is not None:
         results.report_markdown = results.draft.markdown
     else:
@@ -294,6 +298,16 @@ def report_html_document(session: ResearchSession, results: Results) -> str:
     return render_to_string(
         "monitoring/report_download.html", {"session": session, "results": results}
     )
+
+
+def export_filename(session: ResearchSession, fmt: str, style: str) -> str:
+    """A download's file name, from the session id, format and style only:
+    the prompt is the user's text and never goes into a header."""
+    extension = exports.FORMATS[fmt][1]
+    if fmt == "bibtex":
+        # The BibTeX entries are the same in every style.
+        return f"prowzi-{session.short_id}-references.{extension}"
+    return f"prowzi-{session.short_id}-report-{style}.{extension}"
 
 
 def telemetry_json(session: ResearchSession) -> str:

@@ -31,6 +31,11 @@ urlpatterns = [
         views.session_download,
         name="monitoring-session-download",
     ),
+    path(
+        "sessions/<uuid:session_id>/export/",
+        views.session_export,
+        name="monitoring-session-export",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("library/", library_views.library_page, name="monitoring-library"),

@@ -19,16 +19,23 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring.audit import record_action
-from monitoring.forms import RerunForm, SessionFilterForm, SessionForm
+from monitoring.forms import ExportForm, RerunForm, SessionFilterForm, SessionForm
 from monitoring.models import ActionKind
 from monitoring.progress import stage_rows, summarize, with_progress
 from monitoring.reports import (
     checkpoints_json,
+    export_filename,
     report_html_document,
     session_results,
     telemetry_json,
 )
-from research.exceptions import ProwziError, QueueUnavailableError
+from research import exports
+from research.exceptions import (
+    CheckpointMismatchError,
+    ProwziError,
+    QueueUnavailableError,
+    SessionStateError,
+)
 from research.models import ResearchSession, SessionStatus
 from research.sessions import (
     cancel_session,
@@ -62,6 +69,20 @@ def _session_for_user(request: HttpRequest, session_id: object) -> ResearchSessi
 
 def _not_found(request: HttpRequest, reason: str) -> HttpResponse:
     return render(request, "404.html", {"reason": reason}, status=404)
+
+
+def _bad_request(
+    request: HttpRequest, reason: str, session: ResearchSession
+) -> HttpResponse:
+    return render(
+        request, "400.html", {"reason": reason, "session": session}, status=400
+    )
+
+
+def _attachment(body: str | bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _filtered(
@@ -166,6 +187,7 @@ def _already_submitted(request: HttpRequest, session: ResearchSession) -> HttpRe
 def session_detail(request: HttpRequest, session_id: object) -> HttpResponse:
     session = _session_for_user(request, session_id)
     events = list(session.events.order_by("seq"))
+    results = session_results(session)
     context = {
         "session": session,
         "rows": stage_rows(session, events),
@@ -174,7 +196,10 @@ def session_detail(request: HttpRequest, session_id: object) -> HttpResponse:
         "event_dicts": [event.as_dict() for event in events],
         "last_seq": events[-1].seq if events else 0,
         "failed_events": [event for event in events if event.error],
-        "results": session_results(session),
+        "results": results,
+        "can_export": session.status == SessionStatus.COMPLETED
+        and results.draft is not None,
+        "export_form": ExportForm(initial={"style": results.export_style}),
         "stages": STAGES,
         "can_requeue": session.status == SessionStatus.QUEUED,
         "can_cancel": session.status in (SessionStatus.QUEUED, SessionStatus.RUNNING),
@@ -283,7 +308,34 @@ def session_download(
         else:
             body = report_html_document(session, results)
 
-    response = HttpResponse(body, content_type=DOWNLOADS[name])
-    filename = f"prowzi-{session.short_id}-{name}"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return _attachment(body, DOWNLOADS[name], f"prowzi-{session.short_id}-{name}")
+
+
+NOT_EXPORTABLE = (
+    "This session kept no checkpoints of its report, so it can be downloaded "
+    "only as written (report Markdown or HTML), not in another citation style."
+)
+
+
+@login_required
+@require_GET
+def session_export(request: HttpRequest, session_id: object) -> HttpResponse:
+    """The report in the format and citation style chosen on the session page."""
+    session = _session_for_user(request, session_id)
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(request, form.refusal(), session)
+    if session.status != SessionStatus.COMPLETED:
+        return _not_found(request, "This session has no report yet.")
+
+    fmt, style = form.cleaned_data["format"], form.cleaned_data["style"]
+    try:
+        content, content_type, _ = exports.render(session, fmt, style)
+    except SessionStateError:
+        return _not_found(request, NOT_EXPORTABLE)
+    except CheckpointMismatchError as error:
+        logger.warning("Session %s: report not exported: %s", session.id, error)
+        return _not_found(
+            request, f"This session's stored results cannot be read: {error}"
+        )
+    return _attachment(content, content_type, export_filename(session, fmt, style))

@@ -80,6 +80,13 @@ def test_a_user_submits_a_prompt_and_watches_the_stages_complete_live(
     log = page.locator("#event-log li").count()
     assert log == session.events.count()
 
+    # The export form arrives with the completed page, without a reload.
+    page.select_option("form.export select[name=style]", "apa")
+    with page.expect_download() as download:
+        page.click("form.export button[data-action=export]")
+    expected = f"prowzi-{session.short_id}-report-apa.docx"
+    assert download.value.suggested_filename == expected
+
 
 def test_an_interrupted_session_resumes_live_from_its_button(
     user_page: Any, workers: Any

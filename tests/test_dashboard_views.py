@@ -1,6 +1,7 @@
 """The dashboard's pages, downloads and actions through Django's test client:
 who may see and do what, bad input, and what the pages show."""
 
+import io
 import json
 import re
 import uuid
@@ -9,6 +10,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
+import bibtexparser
 import pytest
 import redis
 from django.contrib.auth.models import User
@@ -17,6 +19,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from docx import Document
 
 from monitoring.models import ActionKind, SessionAction
 from research.checkpoints import new_checkpoint
@@ -206,9 +209,16 @@ def _add_events(session: ResearchSession, statuses: Sequence[tuple[str, str]]) -
     session.save(update_fields=["last_seq"])
 
 
-def completed_session(owner: User | None, prompt: str = LITERATURE_REVIEW) -> Any:
+def completed_session(
+    owner: User | None,
+    prompt: str = LITERATURE_REVIEW,
+    draft: WritingResult | None = None,
+) -> Any:
     session = create_session(prompt, owner=owner)
-    for stage, result in _results().items():
+    results = _results()
+    if draft is not None:
+        results["writing"] = draft
+    for stage, result in results.items():
         new_checkpoint(session, stage, result, {})
     events = [("search", EventStatus.RETRYING)]
     for stage in STAGES:
@@ -242,7 +252,13 @@ def _session_urls(session: ResearchSession) -> list[str]:
     urls = [reverse("monitoring-session-detail", args=[session.id])]
     for name in ("report.md", "report.html", "telemetry.json", "checkpoints.json"):
         urls.append(reverse("monitoring-session-download", args=[session.id, name]))
+    urls.append(_export_url(session, "docx", "apa"))
     return urls
+
+
+def _export_url(session: ResearchSession, fmt: str, style: str) -> str:
+    export = reverse("monitoring-session-export", args=[session.id])
+    return f"{export}?format={fmt}&style={style}"
 
 
 def test_anonymous_visitors_are_sent_to_log_in_everywhere(owner: User) -> None:
@@ -611,6 +627,184 @@ def test_a_session_without_a_report_says_so_on_download(owner: User) -> None:
 
     assert response.status_code == 404
     assert "no report yet" in response.content.decode()
+
+
+# Exports in a citation style
+
+
+def _draft_citing_people() -> WritingResult:
+    """The report's draft with personal authors and dates on its sources,
+    so that author-date and numeric styles differ visibly."""
+    draft: WritingResult = _results()["writing"]
+    people = {1: (["Jane Smith", "Carlos Ruiz"], "2019"), 2: (["Amelia Zhou"], "2021")}
+    bibliography = [
+        entry.model_copy(
+            update={"authors": people[entry.number][0], "date": people[entry.number][1]}
+        )
+        for entry in draft.bibliography
+    ]
+    return draft.model_copy(update={"bibliography": bibliography})
+
+
+def _docx_references(content: bytes) -> list[str]:
+    paragraphs = [
+        paragraph.text for paragraph in Document(io.BytesIO(content)).paragraphs
+    ]
+    return paragraphs[paragraphs.index("References") + 1 :]
+
+
+def test_session_page_offers_the_export_form_in_the_reports_own_style(
+    owner: User,
+) -> None:
+    session = completed_session(owner)
+    client = _client(owner)
+
+    html = client.get(reverse("monitoring-session-detail", args=[session.id]))
+
+    page = html.content.decode()
+    export = reverse("monitoring-session-export", args=[session.id])
+    assert f'<form method="get" action="{export}" class="export">' in page
+    assert '<option value="docx" selected>Word (DOCX)</option>' in page
+    # The draft was written without a named style: numbered, as IEEE is.
+    assert '<option value="ieee" selected>IEEE</option>' in page
+    for label in ("Markdown", "HTML", "BibTeX", "APA", "Chicago", "Harvard"):
+        assert f">{label}</option>" in page
+    failed = client.get(
+        reverse("monitoring-session-detail", args=[_failed_session(owner).id])
+    )
+    assert 'class="export"' not in failed.content.decode()
+
+
+def test_docx_export_opens_and_holds_the_bibliography(owner: User) -> None:
+    session = completed_session(owner, draft=_draft_citing_people())
+
+    response = _client(owner).get(_export_url(session, "docx", "apa"))
+
+    assert response.status_code == 200
+    assert "wordprocessingml" in response["Content-Type"]
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="prowzi-{session.short_id}-report-apa.docx"'
+    )
+    references = _docx_references(response.content)
+    assert len(references) == 2
+    assert references[0].startswith("Smith, J., & Ruiz, C. (2019). Source 1.")
+    assert references[1].startswith("Zhou, A. (2021). Source 2.")
+
+
+def test_switching_the_style_switches_citations_and_bibliography(owner: User) -> None:
+    session = completed_session(owner, draft=_draft_citing_people())
+    client = _client(owner)
+
+    apa = client.get(_export_url(session, "md", "apa")).content.decode()
+    ieee_docx = client.get(_export_url(session, "docx", "ieee"))
+
+    assert "(Smith & Ruiz, 2019)" in apa
+    assert "\n[1] " not in apa
+    ieee = _docx_references(ieee_docx.content)
+    assert [entry[:4] for entry in ieee] == ["[1] ", "[2] "]
+    assert "J. Smith and C. Ruiz" in ieee[0]
+    assert ieee_docx["Content-Disposition"].endswith('-report-ieee.docx"')
+
+
+def test_bibtex_export_parses_with_every_cited_work(owner: User) -> None:
+    session = completed_session(owner, draft=_draft_citing_people())
+
+    response = _client(owner).get(_export_url(session, "bibtex", "chicago"))
+
+    assert response["Content-Type"].startswith("application/x-bibtex")
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="prowzi-{session.short_id}-references.bib"'
+    )
+    library = bibtexparser.parse_string(response.content.decode())
+    assert library.failed_blocks == []
+    by_title = {
+        entry.fields_dict["title"].value.strip("{}"): entry for entry in library.entries
+    }
+    assert set(by_title) == {"Source 1", "Source 2"}
+    smith = by_title["Source 1"]
+    assert smith.fields_dict["author"].value == "Jane Smith and Carlos Ruiz"
+    assert smith.fields_dict["year"].value == "2019"
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("format=pdf&style=apa", "export format must be one of md, html, docx"),
+        ("format=docx&style=%3Cscript%3E", "citation style must be one of apa, ieee"),
+        ("", "export format must be one of"),
+    ],
+)
+def test_an_unknown_format_or_style_is_a_bad_request(
+    owner: User, query: str, reason: str
+) -> None:
+    session = completed_session(owner)
+    url = reverse("monitoring-session-export", args=[session.id]) + f"?{query}"
+
+    response = _client(owner).get(url)
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert reason in page
+    assert "Traceback" not in page and "<script>" not in page
+    assert "Content-Disposition" not in response
+
+
+def test_another_user_gets_the_same_answer_for_exports_as_for_downloads(
+    owner: User, stranger: User
+) -> None:
+    session = completed_session(owner)
+    client = _client(stranger)
+    download = reverse("monitoring-session-download", args=[session.id, "report.md"])
+
+    refused = client.get(download)
+    exported = client.get(_export_url(session, "docx", "apa"))
+    unknown_style = client.get(_export_url(session, "docx", "vancouver"))
+
+    assert refused.status_code == exported.status_code == 404
+    # Whether the session exists is not given away by a different answer.
+    assert unknown_style.status_code == 404
+    assert "Content-Disposition" not in exported
+
+
+def test_staff_export_another_users_report(owner: User, staff: User) -> None:
+    session = completed_session(owner, draft=_draft_citing_people())
+
+    response = _client(staff).get(_export_url(session, "docx", "harvard"))
+
+    assert response.status_code == 200
+    assert _docx_references(response.content)[0].startswith("Smith, J. and Ruiz, C.")
+
+
+def test_a_session_without_an_exportable_report_says_so(owner: User) -> None:
+    failed = _failed_session(owner)
+    unkept = create_session(LITERATURE_REVIEW, owner=owner, checkpointing=False)
+    ResearchSession.objects.filter(pk=unkept.pk).update(
+        status=SessionStatus.COMPLETED, report=REPORT
+    )
+    client = _client(owner)
+
+    no_report = client.get(_export_url(failed, "docx", "apa"))
+    no_checkpoints = client.get(_export_url(unkept, "docx", "apa"))
+    page = client.get(reverse("monitoring-session-detail", args=[unkept.id]))
+
+    assert no_report.status_code == 404
+    assert "no report yet" in no_report.content.decode()
+    assert no_checkpoints.status_code == 404
+    assert "kept no checkpoints of its report" in no_checkpoints.content.decode()
+    assert 'class="export"' not in page.content.decode()
+    assert "report as written (Markdown)" in page.content.decode()
+
+
+def test_a_report_whose_checkpoints_cannot_be_read_is_refused_clearly(
+    owner: User,
+) -> None:
+    session = completed_session(owner)
+    session.checkpoints.filter(stage="writing").update(schema_version=0)
+
+    response = _client(owner).get(_export_url(session, "docx", "apa"))
+
+    assert response.status_code == 404
+    assert "stored results cannot be read" in response.content.decode()
 
 
 def test_failed_session_shows_its_error_and_offers_resume(owner: User) -> None:

@@ -67,7 +67,7 @@ def render(
 
     intent = results.get("intent")
     language = intent.language if isinstance(intent, IntentAnalysis) else "en"
-    chosen = style or _written_style(intent)
+    chosen = style or written_style(intent)
     document = build(draft, chosen, language)
     content_type, extension = FORMATS[fmt]
     filename = f"prowzi-{session.id}.{extension}"
@@ -88,10 +88,12 @@ def render(
     return formats.bibtex(document.references).encode(), content_type, filename
 
 
-def _written_style(intent: object) -> str:
+def written_style(intent: object) -> str:
+    """The style to export in when none is asked for, given the session's
+    intent checkpoint (anything else counts as no intent)."""
     if isinstance(intent, IntentAnalysis) and intent.constraints.citation_style:
         return DEFAULT_STYLES.get(intent.constraints.citation_style, "ieee")
     return "ieee"
 
 
-__all__ = ["FORMATS", "STYLES", "render"]
+__all__ = ["FORMATS", "STYLES", "render", "written_style"]
