@@ -312,21 +312,16 @@ class Corpus:
         if not expression or limit <= 0:
             return []
 
-        sql = (
-            f"SELECT {_COLUMNS}, bm25(documents_fts, ?, ?) AS score "
-            "FROM documents_fts CROSS JOIN documents d "
-            "ON d.rowid = documents_fts.rowid WHERE documents_fts MATCH ?"
-        )
-        parameters: list[Any] = [TITLE_WEIGHT, TEXT_WEIGHT, expression]
-        if language is not None:
-            sql += " AND d.language = ?"
-            parameters.append(language)
-        # CROSS JOIN keeps the full-text match as the outer loop; a plain
-        # join lets the planner scan every document of the language instead.
-        sql += " ORDER BY score ASC, d.id ASC LIMIT ?"
-        parameters.append(limit)
+        connection = self._read()
+        # One read transaction: both steps see the same version of the index.
+        connection.execute("BEGIN")
+        try:
+            rows = _best_candidates(connection, expression, language, limit)
+            if rows is None:
+                rows = _ranked(connection, expression, language, limit)
+        finally:
+            connection.rollback()
 
-        rows = self._read().execute(sql, parameters).fetchall()
         # bm25() is lower-is-better; hits carry the positive form.
         return [
             Hit(_document(row[:_ROW_LENGTH]), round(-float(row[_ROW_LENGTH]), 6))
@@ -449,6 +444,78 @@ def _document(row: Sequence[Any]) -> Document:
         page=row[9],
         locator=row[10],
     )
+
+
+# How many of the full-text index's best matches are looked up in `documents`
+# per wanted hit before the exact ranking over every match is used instead.
+CANDIDATES_PER_HIT = 5
+
+
+def _best_candidates(
+    connection: sqlite3.Connection,
+    expression: str,
+    language: str | None,
+    limit: int,
+) -> list[Any] | None:
+    """Return the hits ranked from the index's best matches alone, or None
+    when those cannot prove they hold the exact answer.
+
+    Ranking every match through `documents` costs a row lookup per match
+    (tens of thousands for a common word in a large corpus); scoring in the
+    full-text index alone and looking up a few candidates is several times
+    cheaper. Every match left out scores at least the last candidate's score,
+    so the answer is exact when the last hit kept scores strictly better, or
+    when the index had no more matches than candidates.
+    """
+    wanted = limit * CANDIDATES_PER_HIT
+    candidates = connection.execute(
+        "SELECT rowid, bm25(documents_fts, ?, ?) AS score FROM documents_fts "
+        "WHERE documents_fts MATCH ? ORDER BY score ASC LIMIT ?",
+        (TITLE_WEIGHT, TEXT_WEIGHT, expression, wanted),
+    ).fetchall()
+    scores = dict(candidates)
+
+    marks = ", ".join("?" * len(scores))
+    sql = f"SELECT {_COLUMNS}, d.rowid FROM documents d WHERE d.rowid IN ({marks})"
+    parameters: list[Any] = list(scores)
+    if language is not None:
+        sql += " AND d.language = ?"
+        parameters.append(language)
+    rows = []
+    if scores:
+        found = connection.execute(sql, parameters).fetchall()
+        rows = [(*row[:_ROW_LENGTH], scores[row[_ROW_LENGTH]]) for row in found]
+    rows.sort(key=lambda row: (row[_ROW_LENGTH], row[0]))
+    hits = rows[:limit]
+
+    if len(candidates) < wanted:
+        return hits
+    if len(hits) == limit and hits[-1][_ROW_LENGTH] < candidates[-1][1]:
+        return hits
+    return None
+
+
+def _ranked(
+    connection: sqlite3.Connection,
+    expression: str,
+    language: str | None,
+    limit: int,
+) -> list[Any]:
+    """Rank every match: the exact answer whatever the candidates hold."""
+    sql = (
+        f"SELECT {_COLUMNS}, bm25(documents_fts, ?, ?) AS score "
+        "FROM documents_fts CROSS JOIN documents d "
+        "ON d.rowid = documents_fts.rowid WHERE documents_fts MATCH ?"
+    )
+    parameters: list[Any] = [TITLE_WEIGHT, TEXT_WEIGHT, expression]
+    if language is not None:
+        sql += " AND d.language = ?"
+        parameters.append(language)
+    # CROSS JOIN keeps the full-text match as the outer loop; a plain
+    # join lets the planner scan every document of the language instead.
+    sql += " ORDER BY score ASC, d.id ASC LIMIT ?"
+    parameters.append(limit)
+    return connection.execute(sql, parameters).fetchall()
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from research.corpus import Corpus, get_corpus, match_expression
+from research import corpus as corpus_module
+from research.corpus import Corpus, Document, get_corpus, match_expression
 from research.exceptions import CorpusError
 
 SHARED_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
@@ -81,6 +82,70 @@ def test_search_keeps_to_the_language_asked(corpus):
 
     assert hits
     assert all(hit.document.language == "es" for hit in hits)
+
+
+def ranked_over_every_match(corpus: Corpus, query, language, limit) -> list[str]:
+    """The ids of the hits when every match is scored and sorted in SQL."""
+    expression = match_expression(query)
+    rows = corpus_module._ranked(corpus._read(), expression, language, limit)
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "limit"),
+    [
+        ("wind power", "en", 5),
+        (["energy", "power grid", "storage"], "en", 40),
+        (["the"], "en", 40),
+        ("energía solar", "es", 10),
+        ("révolution française", "fr", 40),
+        (["history"], None, 25),
+        ("energy", "es", 3),
+    ],
+)
+def test_search_finds_what_ranking_every_match_finds(corpus, query, language, limit):
+    hits = corpus.search(query, language, limit)
+
+    assert [hit.document.id for hit in hits] == ranked_over_every_match(
+        corpus, query, language, limit
+    )
+
+
+def test_search_breaks_ties_at_the_cut_by_id(empty):
+    # Twelve documents score the same; only the first ids may be returned.
+    documents = [
+        Document(id=f"tide-{number:02d}", title=f"Tides {number:02d}", text=text)
+        for number, text in enumerate(
+            f"Tides follow the moon, note {word}." for word in "abcdefghijkl"
+        )
+    ]
+    empty.add_documents(reversed(documents))
+
+    hits = empty.search(["tides"], "en", 2)
+
+    assert [hit.document.id for hit in hits] == ["tide-00", "tide-01"]
+    assert hits[0].score == hits[1].score
+
+
+def test_search_finds_a_rare_language_behind_many_better_matches(empty):
+    english = [
+        Document(id=f"en-{n}", title="Grid", text=f"Grid grid grid power {n}.")
+        for n in range(30)
+    ]
+    spanish = [
+        Document(
+            id=f"es-{n}",
+            title=f"Red {n}",
+            text=f"La red eléctrica lleva energía a las ciudades, grid {n}.",
+            language="es",
+        )
+        for n in range(2)
+    ]
+    empty.add_documents([*english, *spanish])
+
+    hits = empty.search(["grid"], "es", 5)
+
+    assert [hit.document.id for hit in hits] == ["es-0", "es-1"]
 
 
 @pytest.mark.parametrize(
