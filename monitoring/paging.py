@@ -15,5 +15,7 @@ class CappedPaginator(Paginator[Any]):
     def count(self) -> int:
         object_list = self.object_list
         if hasattr(object_list, "values"):
-            return int(object_list.values("pk")[:COUNT_LIMIT].count())
+            # Without the list's ORDER BY: the count needs no sort.
+            rows = object_list.values("pk").order_by()[:COUNT_LIMIT]
+            return int(rows.count())
         return min(len(object_list), COUNT_LIMIT)

@@ -8,7 +8,8 @@ stage-row rules for live updates; keep the two in step.
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -157,13 +158,26 @@ def with_progress(sessions: QuerySet[ResearchSession]) -> QuerySet[ResearchSessi
 
     A stage counts once it has a completed or skipped event; the pipeline
     never runs a finished stage again within a session, so this matches the
-    stage table.
+    stage table. The counts are subqueries rather than a join with GROUP BY,
+    so the database computes them only for the rows a page shows instead of
+    grouping every session's events first.
     """
-    done = Q(events__status__in=[EventStatus.COMPLETED, EventStatus.SKIPPED])
+    finished = [EventStatus.COMPLETED, EventStatus.SKIPPED]
     return sessions.annotate(
-        retries=Count("events", filter=Q(events__status=EventStatus.RETRYING)),
-        stages_done=Count("events__stage", filter=done, distinct=True),
+        retries=_event_count(Count("pk"), status=EventStatus.RETRYING),
+        stages_done=_event_count(Count("stage", distinct=True), status__in=finished),
     )
+
+
+def _event_count(aggregate: Count, **filters: Any) -> Coalesce:
+    counted = (
+        StageEvent.objects.filter(session=OuterRef("pk"), **filters)
+        .order_by()
+        .values("session")
+        .annotate(figure=aggregate)
+        .values("figure")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def history_row(session: ResearchSession) -> dict[str, Any]:

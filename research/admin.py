@@ -17,6 +17,7 @@ from monitoring.audit import record_action
 from monitoring.models import ActionKind
 from monitoring.paging import CappedPaginator
 from research.models import Checkpoint, ResearchSession, StageEvent
+from research.stages import STAGES
 
 
 def _changelist(model: str, **filters: object) -> str:
@@ -29,6 +30,27 @@ def _session_link(session_id: object) -> str:
         return "-"
     url = reverse("admin:research_researchsession_change", args=[session_id])
     return format_html('<a href="{}">{}</a>', url, str(session_id)[:8])
+
+
+def stage_filter(field_name: str) -> type[admin.SimpleListFilter]:
+    """A list filter offering the pipeline's stages. Django's own filter for a
+    plain field asks the database which values occur, a SELECT DISTINCT over
+    the whole table on every page view."""
+
+    class StageFilter(admin.SimpleListFilter):
+        title = field_name.replace("_", " ")
+        parameter_name = field_name
+
+        def lookups(
+            self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+        ) -> list[tuple[str, str]]:
+            return [(stage, stage) for stage in STAGES]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+            value = self.value()
+            return queryset.filter(**{field_name: value}) if value else queryset
+
+    return StageFilter
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -58,7 +80,12 @@ class ResearchSessionAdmin(ReadOnlyAdmin):
         "completed_at",
     ]
     list_display_links = ["short_id"]
-    list_filter = ["status", "checkpointing", "current_stage", "created_at"]
+    list_filter = [
+        "status",
+        "checkpointing",
+        stage_filter("current_stage"),
+        "created_at",
+    ]
     search_fields = ["id", "prompt", "owner__username"]
     list_select_related = ["owner"]
     actions = ["delete_selected"]
@@ -128,7 +155,7 @@ class CheckpointAdmin(ReadOnlyAdmin):
         "pipeline_version",
         "created_at",
     ]
-    list_filter = ["stage", "schema_version", "created_at"]
+    list_filter = [stage_filter("stage"), "schema_version", "created_at"]
     search_fields = ["session__id", "fingerprint"]
     ordering = ["-id"]
     actions = None
@@ -162,7 +189,7 @@ class StageEventAdmin(ReadOnlyAdmin):
         "timestamp",
         "error_preview",
     ]
-    list_filter = ["stage", "status", "timestamp"]
+    list_filter = [stage_filter("stage"), "status", "timestamp"]
     search_fields = ["session__id", "error"]
     ordering = ["-id"]
     actions = None

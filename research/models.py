@@ -79,7 +79,15 @@ class ResearchSession(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "-created_at"])]
+        # The history page and the admin list the newest sessions first, all
+        # of them or one owner's.
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["-created_at"], name="session_newest_first"),
+            models.Index(
+                fields=["owner", "-created_at"], name="session_owner_newest_first"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

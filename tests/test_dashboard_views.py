@@ -933,6 +933,40 @@ def test_admin_lists_sessions_events_checkpoints_and_actions_for_staff(
     assert "Save" not in change.content.decode()
 
 
+def test_admin_lists_filter_by_stage_in_as_many_queries_for_more_rows(
+    owner: User, make_user: Callable[..., User]
+) -> None:
+    admin = make_user("root", staff=True)
+    admin.is_superuser = True
+    admin.save()
+    client = _client(admin)
+    completed_session(owner)
+
+    def listed(model: str, **query: str) -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse(f"admin:{model}_changelist"), query)
+        assert response.status_code == 200, model
+        return response.content.decode(), len(queries)
+
+    before = {model: listed(model)[1] for model in ADMIN_LISTS}
+    for _ in range(4):
+        completed_session(owner)
+    after = {model: listed(model)[1] for model in ADMIN_LISTS}
+    verify, _ = listed("research_stageevent", stage="verify")
+
+    assert after == before
+    stages = re.findall(r'<td class="field-stage">(\w+)</td>', verify)
+    assert stages == ["verify"] * 10
+    assert all(f"?stage={stage}" in verify for stage in STAGES)
+
+
+ADMIN_LISTS = (
+    "research_researchsession",
+    "research_stageevent",
+    "research_checkpoint",
+)
+
+
 def test_deleting_a_session_in_the_admin_is_audited(
     owner: User, make_user: Callable[..., User]
 ) -> None:
