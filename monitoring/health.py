@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from monitoring.metrics import ProwziCollector
+from monitoring.workers import live_worker_count
 
 _registry = CollectorRegistry(auto_describe=False)
 _registry.register(ProwziCollector())
@@ -75,9 +76,5 @@ def _redis_ok() -> tuple[bool, str]:
 
 
 def _workers_ok() -> tuple[bool, str]:
-    import django_rq
-    from rq import Worker
-
-    queue = django_rq.get_queue(settings.PROWZI_QUEUE)
-    alive = Worker.count(queue=queue)
+    alive = live_worker_count()
     return alive > 0, f"{alive} alive"

@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from monitoring.workers import live_worker_count
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -90,7 +91,9 @@ def _sessions_by_status() -> Metric:
 
 def _queue_metrics() -> Iterable[Metric]:
     depth = GaugeMetricFamily("prowzi_queue_depth", "Jobs waiting on the queue.")
-    alive = GaugeMetricFamily("prowzi_workers_alive", "RQ workers registered.")
+    alive = GaugeMetricFamily(
+        "prowzi_workers_alive", "RQ workers with a recent heartbeat."
+    )
     up = GaugeMetricFamily("prowzi_redis_up", "1 if Redis answered this scrape.")
     try:
         queued, workers = _queue_figures()
@@ -106,10 +109,9 @@ def _queue_metrics() -> Iterable[Metric]:
 def _queue_figures() -> tuple[int, int]:
     import django_rq
     from django.conf import settings
-    from rq import Worker
 
     queue = django_rq.get_queue(settings.PROWZI_QUEUE)
-    return queue.count, Worker.count(queue=queue)
+    return queue.count, live_worker_count()
 
 
 def _oldest_running_age() -> Metric:

@@ -191,6 +191,9 @@ PROWZI_STAGE_TIMEOUT = env_float("PROWZI_STAGE_TIMEOUT", default=600.0)
 PROWZI_LEASE_SECONDS = env_float("PROWZI_LEASE_SECONDS", default=30.0)
 PROWZI_AUTO_RESUME = env_bool("PROWZI_AUTO_RESUME", default=True)
 PROWZI_WATCHDOG_INTERVAL = env_float("PROWZI_WATCHDOG_INTERVAL", default=5.0)
+# An idle RQ worker writes a heartbeat every (this - 15) seconds; /healthz and
+# /metrics count a worker as alive while its last heartbeat is recent.
+PROWZI_WORKER_TTL = env_int("PROWZI_WORKER_TTL", default=60)
 PROWZI_QUEUE = "prowzi"
 # /metrics answers requests carrying "Authorization: Bearer <token>"; with no
 # token set it answers only requests from loopback addresses.

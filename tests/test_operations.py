@@ -2,6 +2,9 @@
 
 import json
 import logging
+import os
+import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -107,6 +110,36 @@ def test_health_reports_each_dependency(client, workers):
     healthy = client.get("/healthz")
     assert healthy.status_code == 200
     assert healthy.json()["checks"]["redis"]["ok"] is True
+
+
+def _workers_alive(client) -> float:
+    families = _families(client.get("/metrics").content.decode())
+    return families["prowzi_workers_alive"].samples[0].value
+
+
+@override_settings(PROWZI_WORKER_TTL=16)
+def test_health_and_metrics_stop_counting_a_killed_worker(client, workers):
+    # With a TTL of 16 s an idle worker writes a heartbeat every second.
+    worker = workers.start(PROWZI_WORKER_TTL="16")
+    deadline = time.monotonic() + 30
+    while client.get("/healthz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.get("/healthz").status_code == 200
+    assert _workers_alive(client) == 1
+
+    # SIGKILL leaves the worker in RQ's registry with its key still set.
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.wait_dead()
+    killed_at = time.monotonic()
+    while (
+        client.get("/healthz").status_code == 200 and time.monotonic() < killed_at + 60
+    ):
+        time.sleep(0.5)
+
+    unhealthy = client.get("/healthz")
+    assert unhealthy.status_code == 503
+    assert unhealthy.json()["checks"]["workers"] == {"ok": False, "detail": "0 alive"}
+    assert _workers_alive(client) == 0
 
 
 def test_exported_json_is_strict_even_with_missing_and_odd_values():

@@ -381,6 +381,7 @@ class Command(BaseCommand):
             settings.PROWZI_QUEUE,
             burst=options["burst"],
             name=options["name"],
+            worker_ttl=settings.PROWZI_WORKER_TTL,
         )
 
     def _watchdog(self, options: dict[str, Any]) -> None:
