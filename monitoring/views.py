@@ -110,19 +110,24 @@ def _filtered(
 def session_list(request: HttpRequest) -> HttpResponse:
     form = SessionFilterForm(request.GET)
     owned = _sessions_for_user(request)
-    sessions = _filtered(owned, form).select_related("owner")
-    paginator = Paginator(with_progress(sessions).order_by("-created_at"), PAGE_SIZE)
+    sessions = _filtered(owned, form).order_by("-created_at", "-id")
+    paginator = Paginator(sessions.values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    # The page's ids come from the index alone; rows and progress counts are
+    # read for those ids only, not for every row a deep page skips.
+    ids = list(page.object_list)
+    rows = list(with_progress(sessions.filter(pk__in=ids)).select_related("owner"))
 
     query = request.GET.copy()
     query.pop("page", None)
     filtering = any(value for key, value in request.GET.items() if key != "page")
     context = {
         "page": page,
+        "rows": rows,
         "form": form,
         "query": query.urlencode(),
         "filtering": filtering,
-        "has_any": filtering or page.object_list or owned.exists(),
+        "has_any": filtering or rows or owned.exists(),
         "live_insert": page.number == 1 and not filtering,
         "stages_total": len(STAGES),
     }
