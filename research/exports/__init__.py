@@ -68,7 +68,9 @@ def render(
     intent = results.get("intent")
     language = intent.language if isinstance(intent, IntentAnalysis) else "en"
     chosen = style or written_style(intent)
-    document = build(draft, chosen, language)
+    # The sources were read when the session ran.
+    read_at = session.started_at or session.created_at
+    document = build(draft, chosen, language, accessed=read_at.date())
     content_type, extension = FORMATS[fmt]
     filename = f"prowzi-{session.id}.{extension}"
     logger.info(

@@ -67,6 +67,8 @@ class Reference:
     date: str | None = None
     url: str | None = None
     doi: str | None = None
+    # When the work was read (ISO date); styles cite it for undated web pages.
+    accessed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def render(
     bibliography of every reference, in the style's own order."""
     path = STYLE_DIR / STYLE_FILES[style]
     items = [_csl_item(reference) for reference in references]
+    if style not in NUMERIC_STYLES:
+        _add_year_suffixes(items)
     known = {reference.number for reference in references}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -140,10 +144,55 @@ def render(
     for warning in caught:
         logger.debug("CSL style %s: %s", style, warning.message)
 
+    locale = LOCALES.get(language, "en-US")
     return Rendered(
-        citations=[runs(text) for text in texts],
-        bibliography=[runs(_spaced_number(entry)) for entry in entries],
+        citations=[runs(_punctuated(text, locale)) for text in texts],
+        bibliography=[
+            runs(_punctuated(_spaced_number(entry), locale)) for entry in entries
+        ],
     )
+
+
+def _add_year_suffixes(items: list[dict[str, Any]]) -> None:
+    """Tell apart works by the same authors in the same year ("n.d.-a",
+    "2020b"), as author-date styles ask; citeproc-py does not do it itself.
+    Letters go in title order, the order these styles list such works in."""
+    same: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in items:
+        same.setdefault(_author_year(item), []).append(item)
+
+    for group in same.values():
+        if len(group) < 2:
+            continue
+        ordered = sorted(group, key=lambda item: (item["title"].casefold(), item["id"]))
+        for index, item in enumerate(ordered):
+            item["year-suffix"] = _suffix(index)
+
+
+def _author_year(item: dict[str, Any]) -> tuple[str, str]:
+    names = [
+        name.get("literal") or f"{name.get('family', '')}, {name.get('given', '')}"
+        for name in item.get("author", [])
+    ]
+    year = item.get("issued", {}).get("date-parts", [[""]])[0][0]
+    return "; ".join(names).casefold(), str(year)
+
+
+def _suffix(index: int) -> str:
+    """a, b, ..., z, then aa, ab, ..."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if index < len(letters):
+        return letters[index]
+    return _suffix(index // len(letters) - 1) + letters[index % len(letters)]
+
+
+def _punctuated(text: str, locale: str) -> str:
+    """Put a period or comma inside the closing quotation mark, as American
+    English does (the CSL locale's punctuation-in-quote, which citeproc-py
+    ignores)."""
+    if locale != "en-US":
+        return text
+    return re.sub(r"([”’])([.,])", r"\2\1", text)
 
 
 def _missing(item: Any) -> None:
@@ -199,6 +248,9 @@ def _csl_item(reference: Reference) -> dict[str, Any]:
         item["issued"] = {"date-parts": [issued]}
     if reference.url:
         item["URL"] = _clean(reference.url)
+    accessed = _date_parts(reference.accessed)
+    if accessed:
+        item["accessed"] = {"date-parts": [accessed]}
     if reference.doi:
         item["DOI"] = _clean(reference.doi)
     return item

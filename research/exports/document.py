@@ -3,6 +3,7 @@ rendered in the chosen style, ready for any output format."""
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from research.engine import phrasing
@@ -35,8 +36,14 @@ class ExportDocument:
     style: str
 
 
-def build(draft: WritingResult, style: str, language: str) -> ExportDocument:
-    """Re-render the draft's citations and bibliography in `style`."""
+def build(
+    draft: WritingResult, style: str, language: str, accessed: date | None = None
+) -> ExportDocument:
+    """Re-render the draft's citations and bibliography in `style`.
+
+    `accessed` is the day the sources were read; styles give it for undated
+    web pages, whose text may change.
+    """
     references = [
         Reference(
             number=entry.number,
@@ -45,6 +52,7 @@ def build(draft: WritingResult, style: str, language: str) -> ExportDocument:
             date=entry.date,
             url=entry.url,
             doi=entry.doi,
+            accessed=_accessed(entry.date, entry.url, entry.doi, accessed),
         )
         for entry in draft.bibliography
     ]
@@ -67,6 +75,14 @@ def build(draft: WritingResult, style: str, language: str) -> ExportDocument:
     blocks.append(Block("heading", [Run(heading)]))
     blocks += [Block("reference", entry) for entry in rendered.bibliography]
     return ExportDocument(draft.title, blocks, references, style)
+
+
+def _accessed(
+    published: str | None, url: str | None, doi: str | None, day: date | None
+) -> str | None:
+    if day is None or published or doi or not url:
+        return None
+    return day.isoformat()
 
 
 def _without_references(markdown: str) -> str:

@@ -1,0 +1,83 @@
+"""Citation styles through the CSL processor: what citeproc-py leaves to us."""
+
+import pytest
+
+from research.exports import csl
+from research.exports.csl import Reference
+
+WIKIPEDIA = ("Wikipedia contributors",)
+
+
+def _texts(runs_list: list[list[csl.Run]]) -> list[str]:
+    return ["".join(run.text for run in runs) for runs in runs_list]
+
+
+def _undated_pages() -> list[Reference]:
+    return [
+        Reference(
+            number=1,
+            title="Wind power",
+            authors=WIKIPEDIA,
+            url="https://en.wikipedia.org/wiki/Wind_power",
+            accessed="2026-03-09",
+        ),
+        Reference(
+            number=2,
+            title="Biofuel",
+            authors=WIKIPEDIA,
+            url="https://en.wikipedia.org/wiki/Biofuel",
+            accessed="2026-03-09",
+        ),
+        Reference(number=3, title="Storage", authors=("Jane Smith",), date="2020"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("style", "first", "second"),
+    [
+        ("apa", "(Wikipedia contributors, n.d.-b)", "(Wikipedia contributors, n.d.-a)"),
+        (
+            "chicago",
+            "(Wikipedia contributors, n.d.-b)",
+            "(Wikipedia contributors, n.d.-a)",
+        ),
+        (
+            "harvard",
+            "(Wikipedia contributors, no date b)",
+            "(Wikipedia contributors, no date a)",
+        ),
+    ],
+)
+def test_works_by_the_same_authors_and_year_get_letters(style, first, second):
+    rendered = csl.render(style, _undated_pages(), [[1], [2], [3]], "en")
+
+    # Letters follow the titles: Biofuel is a, Wind power is b.
+    citations = _texts(rendered.citations)
+    assert citations[:2] == [first, second]
+    assert "n.d.-" not in citations[2] and "no date" not in citations[2]
+    bibliography = _texts(rendered.bibliography)
+    assert len({entry for entry in bibliography}) == 3
+
+
+def test_numeric_styles_need_no_letters():
+    rendered = csl.render("ieee", _undated_pages(), [[1], [2]], "en")
+
+    assert _texts(rendered.citations) == ["[1]", "[2]"]
+
+
+def test_undated_web_pages_carry_the_day_they_were_read():
+    apa = _texts(csl.render("apa", _undated_pages(), [[1]], "en").bibliography)
+    harvard = _texts(csl.render("harvard", _undated_pages(), [[1]], "en").bibliography)
+
+    wind = next(entry for entry in apa if "Wind power" in entry)
+    assert "Retrieved March 9, 2026, from https://en.wikipedia.org/wiki/" in wind
+    assert any("(Accessed: March 9, 2026)" in entry for entry in harvard)
+
+
+def test_american_styles_put_periods_inside_quotation_marks():
+    chicago = _texts(csl.render("chicago", _undated_pages(), [[1]], "en").bibliography)
+    spanish = _texts(csl.render("chicago", _undated_pages(), [[1]], "es").bibliography)
+
+    assert any("“Wind Power.”" in entry for entry in chicago)
+    assert not any("”." in entry for entry in chicago)
+    assert any("«Wind Power»." in entry for entry in spanish)
