@@ -21,6 +21,7 @@ from monitoring.telemetry import workflow_metrics
 from research import exports
 from research.checkpoints import load_results
 from research.exceptions import CheckpointMismatchError
+from research.exports.document import ESCAPED, INLINE
 from research.models import ResearchSession
 from research.schemas import (
     Citation,
@@ -148,9 +149,22 @@ class SourceEntry:
 
 
 @dataclass(frozen=True)
-class Segment:
+class StyledText:
+    """Report text with its Markdown emphasis markers taken off."""
+
     text: str
+    italic: bool = False
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Segment:
+    runs: list[StyledText]
     match: MatchedPassage | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(run.text for run in self.runs)
 
 
 @dataclass
@@ -281,16 +295,49 @@ def _match_spans(
 def _segments(
     paragraph: str, spans: list[tuple[int, int, MatchedPassage]]
 ) -> list[Segment]:
+    styles = _styles(paragraph)
     segments = []
     position = 0
     for start, end, match in spans:
         if start > position:
-            segments.append(Segment(paragraph[position:start]))
-        segments.append(Segment(paragraph[start:end], match))
+            segments.append(Segment(_styled(paragraph, position, start, styles)))
+        segments.append(Segment(_styled(paragraph, start, end, styles), match))
         position = end
     if position < len(paragraph):
-        segments.append(Segment(paragraph[position:]))
+        segments.append(Segment(_styled(paragraph, position, len(paragraph), styles)))
     return segments
+
+
+def _styles(paragraph: str) -> list[tuple[int, int, bool, bool]]:
+    """Return the paragraph's shown text as (start, end, italic, bold) spans.
+
+    Matches are found in the Markdown, so a matched passage may begin or end
+    inside *emphasis*; styling by position keeps the markers out of the
+    shown text wherever the passage boundaries fall.
+    """
+    styles = []
+    position = 0
+    for found in INLINE.finditer(paragraph):
+        if found.start() > position:
+            styles.append((position, found.start(), False, False))
+        bold = found.group(1) is not None
+        group = 1 if bold else 2
+        styles.append((found.start(group), found.end(group), not bold, bold))
+        position = found.end()
+    if position < len(paragraph):
+        styles.append((position, len(paragraph), False, False))
+    return styles
+
+
+def _styled(
+    paragraph: str, start: int, end: int, styles: list[tuple[int, int, bool, bool]]
+) -> list[StyledText]:
+    runs = []
+    for first, last, italic, bold in styles:
+        shown = paragraph[max(start, first) : min(end, last)]
+        if shown:
+            runs.append(StyledText(ESCAPED.sub(r"\1", shown), italic, bold))
+    return runs
 
 
 def report_html_document(session: ResearchSession, results: Results) -> str:

@@ -54,6 +54,13 @@ def test_a_user_submits_a_prompt_and_watches_the_stages_complete_live(
 ) -> None:
     workers.start(PROWZI_FAULTS="intent:delay:2,search:delay:1")
     page = user_page
+    refused: list[str] = []
+
+    def note_refusal(answer: Any) -> None:
+        if answer.status >= 400:
+            refused.append(answer.url)
+
+    page.on("response", note_refusal)
 
     page.click("text=New research")
     page.fill("textarea[name=prompt]", LITERATURE_REVIEW)
@@ -79,6 +86,13 @@ def test_a_user_submits_a_prompt_and_watches_the_stages_complete_live(
     assert session.owner == page.prowzi_user
     log = page.locator("#event-log li").count()
     assert log == session.events.count()
+    # Events carry their #seq and entries their [n]; the lists add no numbers.
+    for numbered in ("#event-log", "#results ol.bibliography"):
+        marker = page.eval_on_selector(
+            numbered, "list => getComputedStyle(list).listStyleType"
+        )
+        assert marker == "none"
+    assert page.text_content("#event-log li").startswith("#1 ")
 
     # The export form arrives with the completed page, without a reload.
     page.select_option("form.export select[name=style]", "apa")
@@ -86,6 +100,7 @@ def test_a_user_submits_a_prompt_and_watches_the_stages_complete_live(
         page.click("form.export button[data-action=export]")
     expected = f"prowzi-{session.short_id}-report-apa.docx"
     assert download.value.suggested_filename == expected
+    assert refused == []
 
 
 def test_an_interrupted_session_resumes_live_from_its_button(

@@ -4,12 +4,14 @@ export time."""
 import io
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 
 import bibtexparser
 import pytest
 from django.core.management import CommandError, call_command
 from docx import Document
 
+from monitoring.reports import session_results
 from research.checkpoints import new_checkpoint
 from research.corpus import get_corpus
 from research.exceptions import InvalidRequestError, SessionStateError
@@ -182,6 +184,46 @@ def test_html_export_holds_no_script_or_event_handler(results):
         assert "<script>alert(1)</script>" in "".join(parsed.text)
 
 
+def _tags_after_references(page: str) -> list[str]:
+    parsed = _Tags()
+    parsed.feed(page.split(">References</h2>", 1)[1])
+    return parsed.tags
+
+
+def test_report_as_written_shows_each_reference_as_its_own_paragraph(results):
+    session = _session(results)
+
+    shown = session_results(session).report_html
+
+    paragraphs = _tags_after_references(shown).count("p")
+    assert paragraphs == len(results["writing"].bibliography)
+
+
+@pytest.mark.parametrize("style", ["apa", "ieee"])
+def test_html_export_shows_each_reference_as_its_own_paragraph(results, style):
+    session = _session(results)
+
+    page = render(session, "html", style)[0].decode()
+
+    paragraphs = _tags_after_references(page).count("p")
+    assert paragraphs == len(results["writing"].bibliography)
+
+
+def test_markdown_sets_every_heading_and_reference_apart(results):
+    session = _session(results)
+    stored = results["writing"].markdown
+    restyled = [render(session, "md", style)[0].decode() for style in ("apa", "ieee")]
+
+    assert re.search(r"^- .*\n\n## ", stored, flags=re.MULTILINE)
+    for markdown in [stored, *restyled]:
+        lines = markdown.split("\n")
+        crowded = [
+            line for before, line in pairwise(lines) if line.startswith("#") and before
+        ]
+        assert crowded == []
+        assert len(_references(markdown)) == len(results["writing"].bibliography)
+
+
 def test_file_name_comes_from_the_session_id_alone(results):
     session = _session(results, prompt="Write a report on ../../etc/passwd; rm -rf")
 
@@ -232,4 +274,4 @@ def test_report_command_prints_restyled_markdown_and_stored_report(results):
     call_command("prowzi", "report", str(session.id), "--style", "apa", stdout=restyled)
 
     assert stored.getvalue() == results["writing"].markdown
-    assert "(Wikipedia contributors, n.d.)" in restyled.getvalue()
+    assert re.search(r"\(Wikipedia contributors, n\.d\.-[a-z]\)", restyled.getvalue())

@@ -325,17 +325,25 @@ def _assemble(
     revision: int,
 ) -> WritingResult:
     body = "\n".join(section.markdown for section in written)
-    references = "\n".join(entry.entry for entry in bibliography)
-    markdown = f"# {plan.title}\n\n{body}\n## {words.references}\n\n{references}\n"
     return WritingResult(
         title=plan.title,
-        markdown=markdown,
+        markdown=report_markdown(plan.title, body, words, bibliography),
         sections=written,
         bibliography=bibliography,
         quotations=quotations,
         word_count=text.word_count(f"{plan.title}\n{body}"),
         revision=revision,
     )
+
+
+def report_markdown(
+    title: str, body: str, words: phrasing.Words, bibliography: list[Citation]
+) -> str:
+    """The whole report: title, sections, then the references."""
+    # A blank line between entries makes each its own paragraph; entries on
+    # consecutive lines would run together into one paragraph when rendered.
+    references = "\n\n".join(entry.entry for entry in bibliography)
+    return f"# {title}\n\n{body}\n## {words.references}\n\n{references}\n"
 
 
 def _number_citations(drafts: list[tuple[PlannedSection, str]]) -> dict[int, int]:

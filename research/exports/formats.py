@@ -48,15 +48,18 @@ def markdown(document: ExportDocument) -> str:
     lines: list[str] = []
     for block in document.blocks:
         text = _markdown_runs(block.runs)
+        if block.kind == "bullet":
+            lines.append(f"- {text}")
+            continue
+        # Bullets sit on consecutive lines; whatever follows a list, a
+        # heading included, is set off from it by a blank line.
+        if lines and lines[-1].startswith("- "):
+            lines[-1] += "\n"
         if block.kind == "title":
             lines.append(f"# {text}\n")
         elif block.kind == "heading":
             lines.append(f"## {text}\n")
-        elif block.kind == "bullet":
-            lines.append(f"- {text}")
         else:
-            if lines and lines[-1].startswith("- "):
-                lines[-1] += "\n"
             lines.append(f"{text}\n")
     return "\n".join(lines).rstrip("\n") + "\n"
 

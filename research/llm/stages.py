@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from research.engine import citation_check, citations, evaluation, phrasing, text
-from research.engine.writing import target_words
+from research.engine.writing import report_markdown, target_words
 from research.llm import answers, budget, config, prompts
 from research.llm.budget import Meter
 from research.llm.client import ChatClient
@@ -292,10 +292,9 @@ def _draft(
         ]
 
     body = "\n".join(section.markdown for section in sections)
-    references = "\n".join(entry.entry for entry in bibliography)
     return WritingResult(
         title=plan.title,
-        markdown=f"# {plan.title}\n\n{body}\n## {words.references}\n\n{references}\n",
+        markdown=report_markdown(plan.title, body, words, bibliography),
         sections=sections,
         bibliography=bibliography,
         quotations=quotations,
