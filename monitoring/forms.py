@@ -83,8 +83,9 @@ class SessionForm(forms.Form):
             }
         ),
         strip=False,
-        help_text=f"What to research, in any language; up to {MAX_PROMPT_CHARS} "
-        "characters.",
+        help_text=f"What to research, in any script; up to {MAX_PROMPT_CHARS} "
+        "characters. Reports are written in English, Spanish or French, and the "
+        "bundled corpus holds articles in those three languages only.",
     )
     document_type = forms.ChoiceField(choices=_choices("document_type"), required=False)
     citation_style = forms.ChoiceField(

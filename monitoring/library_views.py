@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from research import library
 from research.corpus import get_corpus
 from research.exceptions import CorpusError
+from research.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ def library_remove(request: HttpRequest, item_id: str) -> HttpResponse:
             request.user.get_username(),
             removed,
         )
-        messages.success(request, f"Removed {item_id} and its {removed} passages.")
+        messages.success(
+            request, f"Removed {item_id} and its {counted(removed, 'passage')}."
+        )
     return redirect("monitoring-library")
 
 

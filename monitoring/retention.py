@@ -19,6 +19,7 @@ from research.config import get_config
 from research.exceptions import InvalidRequestError
 from research.models import Checkpoint, ResearchSession, SessionStatus
 from research.stages import STAGES
+from research.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ class RetentionReport:
     def __str__(self) -> str:
         verb = "Would remove" if self.dry_run else "Removed"
         return (
-            f"{verb} {self.checkpoints} checkpoints and {self.files} mirror files "
-            f"of {self.sessions} sessions."
+            f"{verb} {counted(self.checkpoints, 'checkpoint')} and "
+            f"{counted(self.files, 'mirror file')} of "
+            f"{counted(self.sessions, 'session')}."
         )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from research.exceptions import CorpusError
+from research.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +146,9 @@ class AddReport:
 
     def __str__(self) -> str:
         lines = [
-            f"Added {self.added} documents from {self.path} "
-            f"({self.duplicates} duplicates skipped, {len(self.problems)} invalid)."
+            f"Added {counted(self.added, 'document')} from {self.path} "
+            f"({counted(self.duplicates, 'duplicate')} skipped, "
+            f"{len(self.problems)} invalid)."
         ]
         lines.extend(f"  skipped {problem}" for problem in self.problems)
         return "\n".join(lines)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from research.exceptions import CorpusError
+from research.wording import counted
 
 if TYPE_CHECKING:
     from research.corpus import Corpus, Document
@@ -43,6 +44,12 @@ DOCUMENT_KINDS: dict[str, str] = {
     ".txt": "text",
 }
 METADATA_SUFFIXES = frozenset({".bib", ".ris"})
+# JSON Lines hold documents of their own, not a library file's text; they
+# are added file by file, so one found in a folder is named and left out.
+JSON_LINES_IN_A_FOLDER = (
+    "JSON Lines are not read from folders; add the file itself "
+    "(prowzi corpus add FILE.jsonl)"
+)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # Long sections are cut at paragraph ends into passages of about this size,
 # so that one passage stays about one thing.
@@ -129,9 +136,10 @@ class LibraryReport:
 
     def __str__(self) -> str:
         lines = [
-            f"Added {self.files} files ({self.passages} passages) from {self.path} "
-            f"({self.duplicates} duplicates skipped, {len(self.problems)} "
-            "could not be read)."
+            f"Added {counted(self.files, 'file')} "
+            f"({counted(self.passages, 'passage')}) from {self.path} "
+            f"({counted(self.duplicates, 'duplicate')} skipped, "
+            f"{len(self.problems)} not added)."
         ]
         lines.extend(f"  skipped {problem}" for problem in self.problems)
         lines.extend(f"  metadata by DOI for {name}" for name in self.looked_up)
@@ -153,6 +161,8 @@ def add_path(
 
     documents, metadata_files = _gather(source)
     report = LibraryReport(path=str(source))
+    for json_lines in _json_lines_in(source):
+        report.problems.append(f"{_name(json_lines, source)}: {JSON_LINES_IN_A_FOLDER}")
     if not documents:
         report.problems.append(f"{source.name}: no PDF, HTML, Markdown or text files")
     entries = _read_metadata_files(metadata_files, report)
@@ -326,6 +336,16 @@ def _gather(source: Path) -> tuple[list[Path], list[Path]]:
     documents = [path for path in files if path.suffix.lower() in DOCUMENT_KINDS]
     metadata = [path for path in files if path.suffix.lower() in METADATA_SUFFIXES]
     return documents, metadata
+
+
+def _json_lines_in(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return []
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and path.suffix.lower() == ".jsonl"
+    )
 
 
 def _name(path: Path, root: Path) -> str:

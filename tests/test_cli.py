@@ -59,6 +59,38 @@ def test_prowzi_console_script_is_the_same_program(redis_server):
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    ("arguments", "usage"),
+    [
+        (["export", "deadbeef", "--format", "xml"], "usage: prowzi export [-h]"),
+        (["cleanup"], "usage: prowzi cleanup [-h]"),
+        (["corpus", "add"], "usage: prowzi corpus add [-h]"),
+    ],
+)
+def test_console_script_usage_names_the_program_once(arguments, usage):
+    script = shutil.which("prowzi", path=str(Path(sys.executable).parent))
+    assert script is not None
+    result = subprocess.run(
+        [script, *arguments],
+        cwd=PROJECT_ROOT,
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(usage), result.stderr
+    assert "prowzi prowzi" not in result.stderr
+
+
+def test_manage_py_usage_keeps_its_own_name(prowzi):
+    result = prowzi("cleanup")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: manage.py prowzi cleanup [-h]")
+
+
 def test_corpus_add_indexes_a_folder_and_reports_what_it_skipped(prowzi, tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()

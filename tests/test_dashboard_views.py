@@ -22,6 +22,7 @@ from django.utils import timezone
 from docx import Document
 
 from monitoring.models import ActionKind, SessionAction
+from monitoring.reports import highlight
 from research.checkpoints import new_checkpoint
 from research.models import EventStatus, ResearchSession, SessionStatus, StageEvent
 from research.requests import MAX_PROMPT_CHARS
@@ -468,6 +469,31 @@ def test_html_in_a_prompt_is_shown_escaped_on_every_page(
         assert "&lt;script&gt;" in html
 
 
+def test_the_new_session_form_renders_its_hidden_field_once_without_a_label(
+    owner: User,
+) -> None:
+    html = _client(owner).get(reverse("monitoring-session-new")).content.decode()
+
+    assert html.count('name="submission_id"') == 1
+    assert 'type="hidden" name="submission_id"' in html
+    assert "Submission id" not in html
+    assert "English, Spanish or French" in html
+
+
+def test_pages_link_an_icon_that_is_served(owner: User) -> None:
+    client = _client(owner)
+    html = client.get("/").content.decode()
+    icon = client.get("/favicon.ico")
+
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert icon.status_code == 302
+    assert icon["Location"] == "/static/favicon.svg"
+    served = client.get(icon["Location"])
+    served.close()
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/svg+xml"
+
+
 # The history page
 
 
@@ -561,6 +587,56 @@ def test_session_page_shows_stages_summary_report_sources_and_originality(
     assert "Final evaluation: 0.81" in html
     assert f'<mark class="unquoted" title="matches src-1 [1]">{MATCHED}</mark>' in html
     assert "12.0%" in html
+
+
+def test_originality_draft_shows_emphasis_escaped_not_asterisks(owner: User) -> None:
+    markdown = REPORT.replace(
+        f"{MATCHED}, as", f"According to *<b>Grid</b> notes*, “{MATCHED}”, as"
+    )
+    draft = _results()["writing"].model_copy(update={"markdown": markdown})
+    session = completed_session(owner, draft=draft)
+
+    html = (
+        _client(owner)
+        .get(reverse("monitoring-session-detail", args=[session.id]))
+        .content.decode()
+    )
+
+    highlighted = html.split('<div class="highlighted">')[1].split("</div>")[0]
+    assert "According to <em>&lt;b&gt;Grid&lt;/b&gt; notes</em>, “" in highlighted
+    assert f'<mark class="unquoted" title="matches src-1 [1]">{MATCHED}</mark>' in (
+        highlighted
+    )
+    assert "*" not in highlighted and "<b>" not in highlighted
+
+
+def test_a_match_across_emphasis_keeps_the_emphasis_without_its_markers() -> None:
+    paragraph = "As *Grid storage* notes, storage smooths **the** output."
+    match = MatchedPassage(
+        source_id="src-1", citation=1, text="storage* notes, storage", quoted=False
+    )
+
+    [segments] = highlight(paragraph, [match])
+
+    shown = [
+        (
+            segment.match is not None,
+            [(run.text, run.italic, run.bold) for run in segment.runs],
+        )
+        for segment in segments
+    ]
+    assert shown == [
+        (False, [("As ", False, False), ("Grid ", True, False)]),
+        (True, [("storage", True, False), (" notes, storage", False, False)]),
+        (
+            False,
+            [
+                (" smooths ", False, False),
+                ("the", False, True),
+                (" output.", False, False),
+            ],
+        ),
+    ]
 
 
 class _Elements(HTMLParser):

@@ -211,6 +211,21 @@ def test_markdown_and_html_passages_remember_their_section(empty, tmp_path):
     assert "tracking" not in cables.text and "Home" not in cables.text
 
 
+def test_json_lines_in_a_folder_are_named_and_left_out(empty, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "tides.md").write_text("# Tides\n\nTides follow the Moon.\n")
+    (folder / "waves.jsonl").write_text('{"title": "Waves", "text": "Waves."}\n')
+
+    report = library.add_path(empty, folder)
+
+    assert report.files == 1
+    assert report.problems == [f"waves.jsonl: {library.JSON_LINES_IN_A_FOLDER}"]
+    assert str(report).startswith("Added 1 file (1 passage) from ")
+    assert "skipped waves.jsonl: JSON Lines are not read from folders" in str(report)
+    assert [item.name for item in empty.library_items()] == ["tides.md"]
+
+
 def test_adding_a_file_again_is_a_duplicate(empty, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text("Glaciers\n\nGlaciers are slow rivers of ice.\n", encoding="utf-8")
@@ -255,9 +270,30 @@ def test_cli_lists_and_removes_library_files(settings, tmp_path, capsys):
     item_id = Corpus(settings.PROWZI_CORPUS_PATH).library_items()[0].id
     call_command("prowzi", "corpus", "remove", item_id)
 
-    assert "Added 1 files" in listed and item_id in listed and "tides.md" in listed
-    assert "Removed" in capsys.readouterr().out
+    assert (
+        "Added 1 file (1 passage)" in listed
+        and item_id in listed
+        and "tides.md" in listed
+    )
+    assert f"Removed {item_id} and its 1 passage." in capsys.readouterr().out
     assert Corpus(settings.PROWZI_CORPUS_PATH).library_items() == []
+
+
+def test_cli_stats_counts_the_passages_a_file_adds(settings, tmp_path, capsys):
+    settings.PROWZI_CORPUS_PATH = tmp_path / "cli" / "corpus.sqlite3"
+    Corpus(settings.PROWZI_CORPUS_PATH, default_documents=False)
+    note = tmp_path / "tides.md"
+    note.write_text(
+        "# Tides\n\nTides follow the Moon.\n\n## Neap tides\n\nNeap tides are "
+        "the smallest.\n",
+        encoding="utf-8",
+    )
+
+    call_command("prowzi", "corpus", "add", str(note))
+    capsys.readouterr()
+    call_command("prowzi", "corpus", "stats")
+
+    assert capsys.readouterr().out.startswith("2 indexed passages in ")
 
 
 # The library page.
@@ -300,7 +336,10 @@ def test_uploading_a_document_adds_it_to_the_library(client, member, library_set
     response = client.post("/library/", {"document": upload}, follow=True)
 
     assert response.status_code == 200
-    assert b"tides.md" in response.content and b"Added 1 files" in response.content
+    assert (
+        b"tides.md" in response.content
+        and b"Added 1 file (1 passage)" in response.content
+    )
     assert (
         Corpus(library_settings.PROWZI_CORPUS_PATH).library_items()[0].title == "Tides"
     )

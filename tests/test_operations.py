@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitoring.alerts import check_event, session_alerts
 from monitoring.eventlog import write_event_line
 from monitoring.export import metrics_json, metrics_prometheus
-from monitoring.retention import cleanup, parse_age
+from monitoring.retention import RetentionReport, cleanup, parse_age
 from monitoring.telemetry import workflow_metrics
 from research.exceptions import InvalidRequestError
 from research.models import Checkpoint, ResearchSession, SessionStatus, StageEvent
@@ -201,6 +201,14 @@ def test_cleanup_removes_old_checkpoints_but_not_running_sessions(tmp_path):
     assert done.sessions == 1
     assert list(ResearchSession.objects.values_list("pk", flat=True)) == [running.pk]
     assert Checkpoint.objects.filter(session=running).exists()
+
+
+def test_cleanup_report_counts_each_thing_in_the_right_number():
+    one = RetentionReport(sessions=1, checkpoints=1, files=1)
+    many = RetentionReport(sessions=2, checkpoints=7, files=0, dry_run=True)
+
+    assert str(one) == "Removed 1 checkpoint and 1 mirror file of 1 session."
+    assert str(many) == "Would remove 7 checkpoints and 0 mirror files of 2 sessions."
 
 
 def test_bad_age_is_refused_with_an_example():

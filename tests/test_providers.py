@@ -573,7 +573,7 @@ def test_an_unknown_doi_adds_the_file_with_its_own_metadata(
     found = _library_passage(lookup_settings)
     assert found["title"] == "unknown" and found["authors"] == ()
     output = capsys.readouterr().out
-    assert "Added 1 files" in output
+    assert "Added 1 file (" in output
     assert "DOI lookup failed for unknown.md (10.1371/notarealdoi)" in output
 
 

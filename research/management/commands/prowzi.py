@@ -27,6 +27,7 @@ from research.sessions import (
     mark_interrupted,
     request_resume,
 )
+from research.wording import counted
 
 FINAL_STATUSES = {
     SessionStatus.COMPLETED,
@@ -44,10 +45,19 @@ STATUS_SYMBOLS: dict[str, str] = {
 }
 
 
+def program_name(prog: str) -> str:
+    """The name usage lines start with: `prowzi` for the console script."""
+    # The console script runs this command as `prowzi prowzi ...`, which
+    # argparse would repeat in every usage line (`prowzi prowzi export`).
+    program, _, command = prog.partition(" ")
+    return program if program == command else prog
+
+
 class Command(BaseCommand):
     help = "Run, inspect and resume Prowzi research sessions."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.prog = program_name(parser.prog)
         commands = parser.add_subparsers(dest="action", required=True)
 
         run = commands.add_parser("run", help="start a research session")
@@ -125,7 +135,7 @@ class Command(BaseCommand):
             help="fill a file's missing title, authors and date from Crossref "
             "by its DOI (needs the network)",
         )
-        corpus_actions.add_parser("stats", help="count the indexed documents")
+        corpus_actions.add_parser("stats", help="count the indexed passages")
         corpus_actions.add_parser("list", help="list the files added to the library")
         remove = corpus_actions.add_parser(
             "remove", help="remove a library file and its passages"
@@ -318,7 +328,12 @@ class Command(BaseCommand):
         corpus = get_corpus()
         action = options["corpus_action"]
         if action == "stats":
-            self.stdout.write(f"{corpus.count()} documents in {corpus.path}")
+            self.stdout.write(
+                f"{counted(corpus.count(), 'indexed passage')} in {corpus.path} "
+                "(each document of the default corpus or of a JSON Lines file "
+                "is one passage; a library file adds one or more per page or "
+                "section)"
+            )
             return
 
         if action == "list":
@@ -327,7 +342,9 @@ class Command(BaseCommand):
 
         if action == "remove":
             removed = corpus.remove_library_item(options["id"])
-            self.stdout.write(f"Removed {options['id']} and its {removed} passages.")
+            self.stdout.write(
+                f"Removed {options['id']} and its {counted(removed, 'passage')}."
+            )
             return
 
         from research import library
