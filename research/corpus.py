@@ -271,17 +271,10 @@ class Corpus:
 
     def remove_library_item(self, item_id: str) -> int:
         """Remove a library file and its passages; return how many passages
-        went. Raises CorpusError when no such file was added."""
+        went. The id may be shortened to any prefix only one file's id starts
+        with. Raises CorpusError when no such file was added."""
         with _locked(self.path), _writer(self.path) as connection:
-            found = connection.execute(
-                "SELECT 1 FROM library_items WHERE id = ?", (item_id,)
-            ).fetchone()
-            if found is None:
-                raise CorpusError(
-                    f"No library file has the id {item_id!r}; "
-                    "`prowzi corpus list` shows them."
-                )
-
+            item_id = _library_id(connection, item_id)
             rows = connection.execute(
                 "SELECT rowid, id, title, text FROM documents WHERE item = ?",
                 (item_id,),
@@ -518,6 +511,31 @@ def _ranked(
     sql += " ORDER BY score ASC, d.id ASC LIMIT ?"
     parameters.append(limit)
     return connection.execute(sql, parameters).fetchall()
+
+
+def _library_id(connection: sqlite3.Connection, given: str) -> str:
+    """The full id of the one library file whose id is or starts with given."""
+    pattern = given.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    found: list[str] = [
+        str(row[0])
+        for row in connection.execute(
+            "SELECT id FROM library_items WHERE id = ? OR id LIKE ? ESCAPE '\\' "
+            "ORDER BY id LIMIT 3",
+            (given, pattern + "%"),
+        )
+    ]
+    if given in found:
+        return given
+    if len(found) == 1 and given:
+        return found[0]
+    if found and given:
+        raise CorpusError(
+            f"More than one library file's id starts with {given!r}; "
+            "give more of it (`prowzi corpus list` shows them)."
+        )
+    raise CorpusError(
+        f"No library file has the id {given!r}; `prowzi corpus list` shows them."
+    )
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from pypdf import PdfReader, PdfWriter
 
 from research import library
-from research.corpus import Corpus
+from research.corpus import Corpus, Document, LibraryItem
 from research.exceptions import CorpusError
 from research.providers import guard
 from research.stages import final_draft
@@ -277,6 +277,31 @@ def test_cli_lists_and_removes_library_files(settings, tmp_path, capsys):
     )
     assert f"Removed {item_id} and its 1 passage." in capsys.readouterr().out
     assert Corpus(settings.PROWZI_CORPUS_PATH).library_items() == []
+
+
+def _library_with(tmp_path: Path, *ids: str) -> Corpus:
+    corpus = Corpus(tmp_path / "prefix" / "corpus.sqlite3", default_documents=False)
+    for item_id in ids:
+        item = LibraryItem(item_id, f"{item_id}.md", item_id, "markdown", 1, "now")
+        passage = Document(id=f"{item_id}#1", title=item_id, text=f"About {item_id}.")
+        corpus.add_library_item(item, f"hash-{item_id}", [passage])
+    return corpus
+
+
+def test_a_library_file_is_removed_by_a_prefix_only_it_has(tmp_path):
+    corpus = _library_with(tmp_path, "ab12cd", "ab34ef", "a_b")
+
+    corpus.remove_library_item("ab3")
+
+    assert {item.id for item in corpus.library_items()} == {"ab12cd", "a_b"}
+    with pytest.raises(CorpusError, match="More than one library file"):
+        corpus.remove_library_item("a")
+    with pytest.raises(CorpusError, match="No library file has the id 'a%'"):
+        corpus.remove_library_item("a%")
+    with pytest.raises(CorpusError, match="No library file has the id ''"):
+        corpus.remove_library_item("")
+    corpus.remove_library_item("a_")
+    assert [item.id for item in corpus.library_items()] == ["ab12cd"]
 
 
 def test_cli_stats_counts_the_passages_a_file_adds(settings, tmp_path, capsys):
