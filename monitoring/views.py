@@ -116,7 +116,10 @@ def session_list(request: HttpRequest) -> HttpResponse:
     # The page's ids come from the index alone; rows and progress counts are
     # read for those ids only, not for every row a deep page skips.
     ids = list(page.object_list)
-    rows = list(with_progress(sessions.filter(pk__in=ids)).select_related("owner"))
+    # Filtered again by owner only: a row whose status changed since the ids
+    # were read still fills its place on the page.
+    page_rows = owned.filter(pk__in=ids).order_by("-created_at", "-id")
+    rows = list(with_progress(page_rows).select_related("owner"))
 
     query = request.GET.copy()
     query.pop("page", None)

@@ -194,6 +194,11 @@ PROWZI_WATCHDOG_INTERVAL = env_float("PROWZI_WATCHDOG_INTERVAL", default=5.0)
 # An idle RQ worker writes a heartbeat every (this - 15) seconds; /healthz and
 # /metrics count a worker as alive while its last heartbeat is recent.
 PROWZI_WORKER_TTL = env_int("PROWZI_WORKER_TTL", default=60)
+if PROWZI_WORKER_TTL < 1:
+    # RQ takes 0 for "unset" and falls back to 420 seconds.
+    raise ImproperlyConfigured(
+        "PROWZI_WORKER_TTL must be a whole number of seconds, 1 or more."
+    )
 PROWZI_QUEUE = "prowzi"
 # /metrics answers requests carrying "Authorization: Bearer <token>"; with no
 # token set it answers only requests from loopback addresses.

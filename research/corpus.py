@@ -269,12 +269,24 @@ class Corpus:
             )
         return added, duplicates
 
+    def library_item_id(self, given: str) -> str:
+        """Return the id of the one library file whose id is given or starts
+        with it. Raises CorpusError when none or several do."""
+        return _library_id(self._read(), given)
+
     def remove_library_item(self, item_id: str) -> int:
         """Remove a library file and its passages; return how many passages
-        went. The id may be shortened to any prefix only one file's id starts
-        with. Raises CorpusError when no such file was added."""
+        went. Raises CorpusError when no such file was added."""
         with _locked(self.path), _writer(self.path) as connection:
-            item_id = _library_id(connection, item_id)
+            found = connection.execute(
+                "SELECT 1 FROM library_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if found is None:
+                raise CorpusError(
+                    f"No library file has the id {item_id!r}; "
+                    "`prowzi corpus list` shows them."
+                )
+
             rows = connection.execute(
                 "SELECT rowid, id, title, text FROM documents WHERE item = ?",
                 (item_id,),
@@ -444,6 +456,8 @@ def _document(row: Sequence[Any]) -> Document:
 # How many of the full-text index's best matches are looked up in `documents`
 # per wanted hit before the exact ranking over every match is used instead.
 CANDIDATES_PER_HIT = 5
+# Looked up in one IN (...) list, well below SQLite's limit on parameters.
+MAX_CANDIDATES = 5_000
 
 
 def _best_candidates(
@@ -463,6 +477,8 @@ def _best_candidates(
     when the index had no more matches than candidates.
     """
     wanted = limit * CANDIDATES_PER_HIT
+    if wanted > MAX_CANDIDATES:
+        return None
     candidates = connection.execute(
         "SELECT rowid, bm25(documents_fts, ?, ?) AS score FROM documents_fts "
         "WHERE documents_fts MATCH ? ORDER BY score ASC LIMIT ?",

@@ -81,3 +81,38 @@ def test_american_styles_put_periods_inside_quotation_marks():
     assert any("“Wind Power.”" in entry for entry in chicago)
     assert not any("”." in entry for entry in chicago)
     assert any("«Wind Power»." in entry for entry in spanish)
+
+
+def test_letters_follow_the_order_of_the_reference_list():
+    # APA lists one author's works of a year by their full date.
+    references = [
+        Reference(1, "Zebra studies", ("Jane Smith",), date="2020-01-05"),
+        Reference(2, "Apple studies", ("Jane Smith",), date="2020-05-01"),
+    ]
+
+    rendered = csl.render("apa", references, [[1], [2]], "en")
+
+    assert _texts(rendered.citations) == ["(Smith, 2020a)", "(Smith, 2020b)"]
+    bibliography = _texts(rendered.bibliography)
+    assert bibliography[0].startswith("Smith, J. (2020a, January 5). Zebra")
+
+
+def test_works_without_authors_are_told_apart_by_their_titles():
+    references = [
+        Reference(1, "Moon", date="2021"),
+        Reference(2, "Alpha", date="2021"),
+    ]
+
+    rendered = csl.render("apa", references, [[1], [2]], "en")
+
+    assert not any(
+        "2021a" in text or "2021b" in text for text in _texts(rendered.citations)
+    )
+
+
+def test_apostrophes_are_not_taken_for_closing_quotes():
+    references = [Reference(1, "Rockin’, Rollin’", ("Jane Smith",), date="2020")]
+
+    entries = _texts(csl.render("chicago", references, [[1]], "en").bibliography)
+
+    assert "Rockin’, Rollin’" in entries[0]

@@ -639,6 +639,15 @@ def test_a_match_across_emphasis_keeps_the_emphasis_without_its_markers() -> Non
     ]
 
 
+def test_escaped_asterisks_stay_text_in_the_highlights() -> None:
+    match = MatchedPassage(source_id="src-1", citation=1, text="units", quoted=False)
+
+    [segments] = highlight(r"Costs 2 \* 3 and 4 \* 5 units.", [match])
+
+    runs = [(run.text, run.italic) for segment in segments for run in segment.runs]
+    assert runs == [("Costs 2 * 3 and 4 * 5 ", False), ("units", False), (".", False)]
+
+
 class _Elements(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

@@ -283,25 +283,42 @@ def _library_with(tmp_path: Path, *ids: str) -> Corpus:
     corpus = Corpus(tmp_path / "prefix" / "corpus.sqlite3", default_documents=False)
     for item_id in ids:
         item = LibraryItem(item_id, f"{item_id}.md", item_id, "markdown", 1, "now")
-        passage = Document(id=f"{item_id}#1", title=item_id, text=f"About {item_id}.")
+        passage = Document(
+            id=f"{item_id}#1", title=item_id, text=f"About {item_id}.", item=item_id
+        )
         corpus.add_library_item(item, f"hash-{item_id}", [passage])
     return corpus
 
 
-def test_a_library_file_is_removed_by_a_prefix_only_it_has(tmp_path):
+def test_a_library_file_id_may_be_shortened_to_a_prefix_only_it_has(tmp_path):
     corpus = _library_with(tmp_path, "ab12cd", "ab34ef", "a_b")
 
-    corpus.remove_library_item("ab3")
-
-    assert {item.id for item in corpus.library_items()} == {"ab12cd", "a_b"}
+    assert corpus.library_item_id("ab3") == "ab34ef"
+    assert corpus.library_item_id("a_") == "a_b"
+    assert corpus.library_item_id("ab12cd") == "ab12cd"
     with pytest.raises(CorpusError, match="More than one library file"):
-        corpus.remove_library_item("a")
+        corpus.library_item_id("a")
     with pytest.raises(CorpusError, match="No library file has the id 'a%'"):
-        corpus.remove_library_item("a%")
+        corpus.library_item_id("a%")
     with pytest.raises(CorpusError, match="No library file has the id ''"):
-        corpus.remove_library_item("")
-    corpus.remove_library_item("a_")
-    assert [item.id for item in corpus.library_items()] == ["ab12cd"]
+        corpus.library_item_id("")
+    # Removing takes the whole id: the Library page sends nothing shorter.
+    with pytest.raises(CorpusError, match="No library file has the id 'ab3'"):
+        corpus.remove_library_item("ab3")
+    assert len(corpus.library_items()) == 3
+
+
+def test_cli_removes_a_library_file_by_a_prefix_and_names_it(
+    settings, tmp_path, capsys
+):
+    settings.PROWZI_CORPUS_PATH = tmp_path / "prefix" / "corpus.sqlite3"
+    _library_with(tmp_path, "ab12cd", "ab34ef")
+
+    call_command("prowzi", "corpus", "remove", "ab3")
+
+    assert "Removed ab34ef and its 1 passage." in capsys.readouterr().out
+    remaining = Corpus(settings.PROWZI_CORPUS_PATH).library_items()
+    assert [item.id for item in remaining] == ["ab12cd"]
 
 
 def test_cli_stats_counts_the_passages_a_file_adds(settings, tmp_path, capsys):

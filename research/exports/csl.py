@@ -6,6 +6,7 @@ italic and bold with control characters, and each output format escapes
 the plain text itself.
 """
 
+import copy
 import logging
 import re
 import warnings
@@ -110,14 +111,14 @@ def render(
     bibliography of every reference, in the style's own order."""
     path = STYLE_DIR / STYLE_FILES[style]
     items = [_csl_item(reference) for reference in references]
-    if style not in NUMERIC_STYLES:
-        _add_year_suffixes(items)
     known = {reference.number for reference in references}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         csl_style = CitationStylesStyle(
             str(path), locale=LOCALES.get(language, "en-US"), validate=False
         )
+        if style not in NUMERIC_STYLES:
+            _add_year_suffixes(items, _listed_order(csl_style, items))
         bibliography = CitationStylesBibliography(
             csl_style, CiteProcJSON(items), _FORMATTER
         )
@@ -153,10 +154,22 @@ def render(
     )
 
 
-def _add_year_suffixes(items: list[dict[str, Any]]) -> None:
+def _listed_order(csl_style: Any, items: list[dict[str, Any]]) -> list[str]:
+    """The item ids in the order the style lists them in its bibliography."""
+    bibliography = CitationStylesBibliography(
+        csl_style, CiteProcJSON(copy.deepcopy(items)), _FORMATTER
+    )
+    for item in items:
+        bibliography.register(Citation([CitationItem(item["id"])]))
+    bibliography.sort()
+    return [str(key) for key in bibliography.keys]
+
+
+def _add_year_suffixes(items: list[dict[str, Any]], listed: list[str]) -> None:
     """Tell apart works by the same authors in the same year ("n.d.-a",
     "2020b"), as author-date styles ask; citeproc-py does not do it itself.
-    Letters go in title order, the order these styles list such works in."""
+    Letters follow the order the bibliography lists the works in."""
+    position = {key: index for index, key in enumerate(listed)}
     same: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in items:
         same.setdefault(_author_year(item), []).append(item)
@@ -164,18 +177,21 @@ def _add_year_suffixes(items: list[dict[str, Any]]) -> None:
     for group in same.values():
         if len(group) < 2:
             continue
-        ordered = sorted(group, key=lambda item: (item["title"].casefold(), item["id"]))
-        for index, item in enumerate(ordered):
+        group.sort(key=lambda item: position.get(item["id"].lower(), len(position)))
+        for index, item in enumerate(group):
             item["year-suffix"] = _suffix(index)
 
 
 def _author_year(item: dict[str, Any]) -> tuple[str, str]:
+    """What an author-date citation shows: the authors, or the title in
+    their place when there are none, and the year."""
     names = [
         name.get("literal") or f"{name.get('family', '')}, {name.get('given', '')}"
         for name in item.get("author", [])
     ]
+    shown = "; ".join(names) if names else f"title: {item['title']}"
     year = item.get("issued", {}).get("date-parts", [[""]])[0][0]
-    return "; ".join(names).casefold(), str(year)
+    return shown.casefold(), str(year)
 
 
 def _suffix(index: int) -> str:
@@ -192,7 +208,8 @@ def _punctuated(text: str, locale: str) -> str:
     ignores)."""
     if locale != "en-US":
         return text
-    return re.sub(r"([”’])([.,])", r"\2\1", text)
+    # Only the double quotation mark: ’ is also the apostrophe.
+    return re.sub(r"”([.,])", r"\1”", text)
 
 
 def _missing(item: Any) -> None:

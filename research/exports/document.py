@@ -14,7 +14,8 @@ from research.schemas import WritingResult
 BlockKind = Literal["title", "heading", "paragraph", "bullet", "reference"]
 
 CITATION = re.compile(r"\[(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\]")
-INLINE = re.compile(r"\*\*(.+?)\*\*|\*(.+?)\*")
+# Emphasis markers; an escaped asterisk (\*) is text.
+INLINE = re.compile(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*|(?<!\\)\*(.+?)(?<!\\)\*")
 ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>])")
 
 

@@ -341,9 +341,10 @@ class Command(BaseCommand):
             return
 
         if action == "remove":
-            removed = corpus.remove_library_item(options["id"])
+            item_id = corpus.library_item_id(options["id"])
+            removed = corpus.remove_library_item(item_id)
             self.stdout.write(
-                f"Removed {options['id']} and its {counted(removed, 'passage')}."
+                f"Removed {item_id} and its {counted(removed, 'passage')}."
             )
             return
 
