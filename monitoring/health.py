@@ -2,6 +2,7 @@
 
 import hmac
 import ipaddress
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from prometheus_client.registry import CollectorRegistry
 
 from monitoring.metrics import ProwziCollector
 from monitoring.workers import live_worker_count
+
+logger = logging.getLogger(__name__)
 
 _registry = CollectorRegistry(auto_describe=False)
 _registry.register(ProwziCollector())
@@ -27,6 +30,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "workers": _check(_workers_ok),
     }
     healthy = all(check["ok"] for check in checks.values())
+    if not healthy:
+        failed = {
+            name: check["detail"] for name, check in checks.items() if not check["ok"]
+        }
+        logger.warning("Unhealthy: %s", failed)
     return JsonResponse(
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,

@@ -240,12 +240,16 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        "unhealthy_probe": {"()": "prowzi_site.logfilters.UnhealthyProbeFilter"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django": {"level": "WARNING"},
+        "django.request": {"level": "WARNING", "filters": ["unhealthy_probe"]},
         "rq": {"level": "INFO"},
     },
 }

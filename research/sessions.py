@@ -78,8 +78,9 @@ def session_options(session: ResearchSession) -> ResearchOptions:
 
 
 def find_session(reference: str) -> ResearchSession:
-    """Return the session whose id is reference or starts with it."""
-    prefix = reference.strip().lower()
+    """Return the session whose id is reference or starts with it; the dots
+    of a shortened id as `prowzi sessions` shows it ("5a79a773...") may stay."""
+    prefix = reference.strip().rstrip(".…").lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
         raise SessionNotFoundError(
             f"{reference!r} is not a session id (give at least 4 hex characters)."

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from research.exceptions import SessionNotFoundError
+from research.sessions import create_session, find_session
 from tests.conftest import PROJECT_ROOT, service_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,6 +91,25 @@ def test_manage_py_usage_keeps_its_own_name(prowzi):
 
     assert result.returncode == 2
     assert result.stderr.startswith("usage: manage.py prowzi cleanup [-h]")
+
+
+def test_a_missing_corpus_action_is_named_by_its_choices(prowzi):
+    result = prowzi("corpus")
+
+    assert result.returncode == 2
+    assert "required: {add,stats,list,remove}" in result.stderr
+    assert "corpus_action" not in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_session_id_may_be_given_as_the_session_list_shows_it():
+    session = create_session("Write about the power grid")
+    shown = f"{session.short_id}..."
+
+    assert find_session(shown) == session
+    assert find_session(f"{session.short_id}…") == session
+    with pytest.raises(SessionNotFoundError, match="at least 4 hex characters"):
+        find_session("...")
 
 
 def test_corpus_add_indexes_a_folder_and_reports_what_it_skipped(prowzi, tmp_path):

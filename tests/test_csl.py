@@ -2,7 +2,7 @@
 
 import pytest
 
-from research.exports import csl
+from research.exports import csl, formats
 from research.exports.csl import Reference
 
 WIKIPEDIA = ("Wikipedia contributors",)
@@ -71,7 +71,8 @@ def test_undated_web_pages_carry_the_day_they_were_read():
 
     wind = next(entry for entry in apa if "Wind power" in entry)
     assert "Retrieved March 9, 2026, from https://en.wikipedia.org/wiki/" in wind
-    assert any("(Accessed: March 9, 2026)" in entry for entry in harvard)
+    # Cite Them Right is British: day, month, year.
+    assert any("(Accessed: 9 March 2026)" in entry for entry in harvard)
 
 
 def test_american_styles_put_periods_inside_quotation_marks():
@@ -116,3 +117,9 @@ def test_apostrophes_are_not_taken_for_closing_quotes():
     entries = _texts(csl.render("chicago", references, [[1]], "en").bibliography)
 
     assert "Rockin’, Rollin’" in entries[0]
+
+
+def test_bibtex_gives_undated_pages_the_day_they_were_read():
+    entries = formats.bibtex(_undated_pages())
+
+    assert entries.count("urldate = {2026-03-09}") == 2

@@ -97,8 +97,13 @@ def test_metrics_refuse_other_addresses_without_a_token(client):
     assert response.status_code == 403
 
 
-def test_health_reports_each_dependency(client, workers):
-    unhealthy = client.get("/healthz")
+def test_health_reports_each_dependency(client, workers, caplog):
+    with caplog.at_level(logging.WARNING):
+        unhealthy = client.get("/healthz")
+    # One warning naming what failed, not a server error per probe.
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("monitoring.health", "WARNING", "Unhealthy: {'workers': '0 alive'}")
+    ]
     assert unhealthy.status_code == 503
     assert unhealthy.json()["checks"]["workers"]["ok"] is False
     assert unhealthy.json()["checks"]["database"]["ok"] is True

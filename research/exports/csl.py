@@ -37,6 +37,8 @@ STYLE_FILES = {
 }
 NUMERIC_STYLES = frozenset({"ieee"})
 LOCALES = {"en": "en-US", "es": "es-ES", "fr": "fr-FR"}
+# Styles whose English is British: Cite Them Right writes "4 December 2026".
+BRITISH_STYLES = frozenset({"harvard"})
 
 ITALIC_ON, ITALIC_OFF, BOLD_ON, BOLD_OFF = "\x0e", "\x0f", "\x11", "\x12"
 MARKS = re.compile("[\x0e\x0f\x11\x12]")
@@ -115,7 +117,7 @@ def render(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         csl_style = CitationStylesStyle(
-            str(path), locale=LOCALES.get(language, "en-US"), validate=False
+            str(path), locale=_locale(style, language), validate=False
         )
         if style not in NUMERIC_STYLES:
             _add_year_suffixes(items, _listed_order(csl_style, items))
@@ -145,7 +147,7 @@ def render(
     for warning in caught:
         logger.debug("CSL style %s: %s", style, warning.message)
 
-    locale = LOCALES.get(language, "en-US")
+    locale = _locale(style, language)
     return Rendered(
         citations=[runs(_punctuated(text, locale)) for text in texts],
         bibliography=[
@@ -210,6 +212,11 @@ def _punctuated(text: str, locale: str) -> str:
         return text
     # Only the double quotation mark: ’ is also the apostrophe.
     return re.sub(r"”([.,])", r"\1”", text)
+
+
+def _locale(style: str, language: str) -> str:
+    locale = LOCALES.get(language, "en-US")
+    return "en-GB" if locale == "en-US" and style in BRITISH_STYLES else locale
 
 
 def _missing(item: Any) -> None:

@@ -149,6 +149,8 @@ def bibtex(references: list[Reference]) -> str:
             fields.append(("doi", _bibtex_verbatim(reference.doi)))
         if reference.url:
             fields.append(("url", _bibtex_verbatim(reference.url)))
+        if reference.accessed:
+            fields.append(("urldate", reference.accessed))
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
         entries.append(f"@{kind}{{{key},\n{body}\n}}\n")
     return "\n".join(entries)

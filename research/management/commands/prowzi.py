@@ -58,7 +58,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.prog = program_name(parser.prog)
-        commands = parser.add_subparsers(dest="action", required=True)
+        commands = parser.add_subparsers(
+            dest="action", metavar="COMMAND", required=True
+        )
 
         run = commands.add_parser("run", help="start a research session")
         run.add_argument("prompt")
@@ -122,7 +124,11 @@ class Command(BaseCommand):
         report.add_argument("--output", help="write to this file (needed for docx)")
 
         corpus = commands.add_parser("corpus", help="manage the local corpus")
-        corpus_actions = corpus.add_subparsers(dest="corpus_action", required=True)
+        corpus_actions = corpus.add_subparsers(
+            dest="corpus_action",
+            metavar="{add,stats,list,remove}",
+            required=True,
+        )
         add = corpus_actions.add_parser(
             "add",
             help="index JSON Lines, or PDF, HTML, Markdown and text files "
