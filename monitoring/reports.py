@@ -21,6 +21,7 @@ from monitoring.telemetry import workflow_metrics
 from research import exports
 from research.checkpoints import load_results
 from research.exceptions import CheckpointMismatchError
+from research.exports.csl import Run
 from research.exports.document import ESCAPED, INLINE
 from research.models import ResearchSession
 from research.schemas import (
@@ -149,17 +150,8 @@ class SourceEntry:
 
 
 @dataclass(frozen=True)
-class StyledText:
-    """Report text with its Markdown emphasis markers taken off."""
-
-    text: str
-    italic: bool = False
-    bold: bool = False
-
-
-@dataclass(frozen=True)
 class Segment:
-    runs: list[StyledText]
+    runs: list[Run]
     match: MatchedPassage | None = None
 
     @property
@@ -331,12 +323,12 @@ def _styles(paragraph: str) -> list[tuple[int, int, bool, bool]]:
 
 def _styled(
     paragraph: str, start: int, end: int, styles: list[tuple[int, int, bool, bool]]
-) -> list[StyledText]:
+) -> list[Run]:
     runs = []
     for first, last, italic, bold in styles:
         shown = paragraph[max(start, first) : min(end, last)]
         if shown:
-            runs.append(StyledText(ESCAPED.sub(r"\1", shown), italic, bold))
+            runs.append(Run(ESCAPED.sub(r"\1", shown), italic, bold))
     return runs
 
 

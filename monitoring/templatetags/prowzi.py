@@ -6,7 +6,7 @@ from django.utils.safestring import SafeString
 
 from monitoring.progress import format_duration
 from monitoring.progress import session_duration as duration_of
-from monitoring.reports import StyledText
+from research.exports.csl import Run
 from research.models import ResearchSession
 
 register = template.Library()
@@ -28,12 +28,12 @@ def percent(value: float | None) -> str:
 
 
 @register.filter
-def styled(runs: list[StyledText]) -> SafeString:
+def styled(runs: list[Run]) -> SafeString:
     """Report text with its emphasis shown; the text itself is escaped."""
     return format_html_join("", "{}", ((_styled_html(run),) for run in runs))
 
 
-def _styled_html(run: StyledText) -> SafeString:
+def _styled_html(run: Run) -> SafeString:
     if run.bold:
         return format_html("<strong>{}</strong>", run.text)
     if run.italic:
