@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common
 
+from research.stages import STAGES
+
 SESSIONS = 100_000
 EVENTS = 1_000_000
 QUICK_SESSIONS = 10_000
@@ -58,15 +60,6 @@ HISTORY_SIZES = (25, 100)  # 25 is monitoring.views.PAGE_SIZE
 ADMIN_SIZES = (100, 20, 400)  # 100 is the product's (Django's default)
 DEEP_SHARE = 0.75  # a "deep page" starts this far into the rows a user sees
 
-STAGES = (
-    "intent",
-    "planning",
-    "search",
-    "verify",
-    "writing",
-    "evaluation",
-    "turnitin",
-)
 # Prompts of the real runs whose payloads are reused; topics the default
 # corpus covers (those of bench/load_test.py).
 RUN_TOPICS = (
@@ -379,6 +372,30 @@ class Filled:
     sample_session: str
 
 
+def checkpoint_row(
+    session_id: str,
+    fingerprint: str,
+    results: dict[str, str],
+    stage: str,
+    metrics: dict[str, Any],
+    created: str,
+) -> tuple[Any, ...]:
+    """The values of one research_checkpoint row, in fill()'s column order."""
+    from research.schemas import SCHEMA_VERSION
+    from research.sessions import PIPELINE_VERSION
+
+    return (
+        session_id,
+        stage,
+        SCHEMA_VERSION,
+        fingerprint,
+        PIPELINE_VERSION,
+        results[stage],
+        json.dumps(metrics),
+        created,
+    )
+
+
 def fill(
     database: Path, sessions: int, events: int, payloads: list[RunPayload]
 ) -> Filled:
@@ -387,7 +404,6 @@ def fill(
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from research.schemas import SCHEMA_VERSION
     from research.sessions import PIPELINE_VERSION
 
     started = time.perf_counter()
@@ -457,6 +473,7 @@ def fill(
             )
             checkpointing = plan.kind == "rerun" or rng.random() < CHECKPOINTING_SHARE
             fingerprint = uuid.UUID(int=rng.getrandbits(128)).hex * 2
+            results = result_json[payload_number]
             began = (
                 created + timedelta(seconds=rng.uniform(0.2, 3.0))
                 if plan.kind not in ("queued", "cancelled_queued")
@@ -501,29 +518,20 @@ def fill(
                         **details,
                     }
                     checkpoint_batch.append(
-                        (
+                        checkpoint_row(
                             session_id,
-                            stage,
-                            SCHEMA_VERSION,
                             fingerprint,
-                            PIPELINE_VERSION,
-                            result_json[payload_number][stage],
-                            json.dumps(metrics),
+                            results,
+                            stage,
+                            metrics,
                             adapt(moment),
                         )
                     )
             if plan.kind == "rerun" and checkpointing and created >= checkpoint_after:
                 for stage in STAGES[: plan.stage]:
                     checkpoint_batch.append(
-                        (
-                            session_id,
-                            stage,
-                            SCHEMA_VERSION,
-                            fingerprint,
-                            PIPELINE_VERSION,
-                            result_json[payload_number][stage],
-                            json.dumps({}),
-                            adapt(began),
+                        checkpoint_row(
+                            session_id, fingerprint, results, stage, {}, adapt(began)
                         )
                     )
             error = next((row[6] for row in reversed(rows) if row[1] == "failed"), "")
